@@ -1,0 +1,126 @@
+"""The MNIST loader: explicit files, MNIST_PATH, Keras, the shipped sample, and bad files. Never the network."""
+
+import zipfile
+
+import numpy as np
+import pytest
+
+import workshop.data as data
+from helpers import SAMPLE
+from workshop import load_mnist
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Simulate a machine without internet and without Keras's cache."""
+
+    def no_network():
+        raise Exception("URL fetch failure on https://example.invalid/mnist.npz: [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(data, "_from_keras", no_network)
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+
+
+def write_npz(path, **overrides):
+    with np.load(SAMPLE) as d:
+        arrays = {k: d[k][:50] for k in ("x_train", "y_train", "x_test", "y_test")}
+    arrays.update(overrides)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+def test_offline_falls_back_to_shipped_sample_with_a_warning(offline):
+    with pytest.warns(data.MNISTFallbackWarning, match="MNIST_PATH"):
+        (x, y), (xt, yt), info = load_mnist(return_info=True)
+    assert info["source"] == "sample" and "Name or service not known" in info["reason"]
+    assert x.shape == (8000, 28, 28, 1) and xt.shape == (2000, 28, 28, 1)
+    assert x.dtype == np.float32 and 0.0 == x.min() and x.max() == 1.0
+    assert set(np.unique(y)) == set(range(10))
+
+
+def test_shipped_sample_is_real_mnist():
+    # The first training digits of MNIST are 5, 0, 4, 1, 9; the mean grey level is ~33/255.
+    (x, y), _ = data.read_mnist_npz(SAMPLE)
+    np.testing.assert_array_equal(y[:5], [5, 0, 4, 1, 9])
+    assert 30 < x.mean() < 37
+
+
+def test_mnist_path_environment_variable_is_used(offline, monkeypatch, tmp_path):
+    path = write_npz(tmp_path / "m.npz")
+    monkeypatch.setenv("MNIST_PATH", str(path))
+    (x, _), (xt, _), info = load_mnist(return_info=True)
+    assert info == {"source": "file", "path": str(path)}
+    assert len(x) == 50 and len(xt) == 50
+
+
+def test_explicit_path_wins_over_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "does-not-exist.npz"))
+    (x, _), _ = load_mnist(write_npz(tmp_path / "m.npz"))
+    assert len(x) == 50
+
+
+def test_missing_file_named_by_env_is_an_error_not_a_fallback(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "nope.npz"))
+    with pytest.raises(FileNotFoundError, match="MNIST_PATH.*nope.npz"):
+        load_mnist()
+
+
+def test_corrupt_file_names_file_and_problem(tmp_path):
+    bad = tmp_path / "corrupt.npz"
+    bad.write_bytes(b"this is not a zip archive")
+    with pytest.raises(ValueError, match="corrupt.npz.*not a readable .npz"):
+        load_mnist(bad)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(SAMPLE.read_bytes()[:5000])
+    with pytest.raises(ValueError, match="truncated.npz"):
+        load_mnist(truncated)
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"y_test": None}, "missing y_test"),
+        ({"x_train": np.zeros((50, 28, 27), "uint8")}, r"x_train of shape \(N, 28, 28\)"),
+        ({"x_train": np.zeros((50, 28, 28), "float32")}, "uint8"),
+        ({"y_train": np.full(50, 12)}, "integers 0-9"),
+        ({"y_train": np.zeros(49, "uint8")}, "one label per image"),
+    ],
+)
+def test_wrong_layout_is_rejected(tmp_path, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        load_mnist(write_npz(tmp_path / "m.npz", **overrides))
+
+
+def test_binarization_options(tmp_path):
+    path = write_npz(tmp_path / "m.npz")
+    (grey, _), _ = load_mnist(path)
+    (thr, _), _ = load_mnist(path, binarize="threshold")
+    (rnd1, _), _ = load_mnist(path, binarize="random", seed=1)
+    (rnd2, _), _ = load_mnist(path, binarize="random", seed=1)
+    (rnd3, _), _ = load_mnist(path, binarize="random", seed=2)
+    np.testing.assert_array_equal(thr, (grey > 0.5).astype("float32"))
+    assert set(np.unique(rnd1)) == {0.0, 1.0}
+    np.testing.assert_array_equal(rnd1, rnd2)
+    assert not np.array_equal(rnd1, rnd3)
+    # Stochastic binarization keeps the grey level as the probability of a 1.
+    assert abs(rnd1.mean() - grey.mean()) < 0.01
+    assert (rnd1[grey == 0] == 0).all() and (rnd1[grey == 1] == 1).all()
+
+
+def test_flatten_and_subsets(tmp_path):
+    (x, y), (xt, yt) = load_mnist(write_npz(tmp_path / "m.npz"), flatten=True, num_train=10, num_test=5)
+    assert x.shape == (10, 784) and y.shape == (10,) and xt.shape == (5, 784)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"binarize": "yes"}, "binarize"), ({"threshold": 1.5}, "threshold"), ({"num_train": 0}, "num_train")],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        load_mnist(SAMPLE, **kwargs)
+
+
+def test_no_ssl_verification_is_switched_off():
+    source = (data.SAMPLE_PATH.parent / "__init__.py").read_text()
+    assert "CERT_NONE" not in source and "verify=False" not in source and "_create_unverified_context" not in source

@@ -1,0 +1,388 @@
+"""Tests for workshop.notebooks: build, check and the command line, on synthetic notebooks."""
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from workshop import notebooks as tool
+
+ROOT = Path(__file__).resolve().parent.parent
+
+KL_CELL = '''import numpy as np
+
+
+def kl_gaussians(mu, log_var):
+    """KL(N(mu, exp(log_var)) || N(0, 1)), elementwise."""
+    # TODO: use the closed form derived above.
+    ### BEGIN SOLUTION
+    variance_term = np.exp(log_var) + mu**2
+    return 0.5 * (variance_term - 1.0 - log_var)
+    ### END SOLUTION
+
+
+class Sampling:
+    def call(self, inputs):
+        ### BEGIN SOLUTION
+        z_mean, z_log_var = inputs
+        return z_mean + np.exp(0.5 * z_log_var) * 1.2345
+        ### END SOLUTION
+'''
+
+TOP_LEVEL_CELL = """%matplotlib inline
+# EXERCISE: posterior_mean
+### BEGIN SOLUTION
+posterior_mean = (prior_precision * 0.0 + data_sum) / 7.5
+### END SOLUTION
+print(posterior_mean)"""
+
+ANSWER_CELL = """**Question.** Why is the KL never negative?
+
+<!-- BEGIN SOLUTION -->
+Jensen's inequality applied to the concave logarithm gives the bound.
+<!-- END SOLUTION -->"""
+
+
+def _solution_notebook(executed=True, extra_cells=()):
+    nb = new_notebook()
+    cells = [
+        new_markdown_cell("# 01. A toy notebook\n\nSome prose."),
+        new_code_cell(KL_CELL, metadata={"tags": ["exercise"], "collapsed": False}),
+        new_code_cell("prior_precision, data_sum = 1.0, 3.0"),
+        new_code_cell(TOP_LEVEL_CELL, metadata={"scrolled": True}),
+        new_markdown_cell(ANSWER_CELL),
+        new_code_cell("print('instructor only: grading notes')", metadata={"tags": ["solution-only"]}),
+        new_code_cell(""),
+        *extra_cells,
+    ]
+    count = 0
+    for cell in cells:
+        if cell.cell_type == "code" and cell.source.strip() and executed:
+            count += 1
+            cell.execution_count = count
+            cell.outputs = [new_output("stream", name="stdout", text=f"out {count}\n")]
+    nb.cells = cells
+    nb.metadata = {
+        "kernelspec": {"name": "my-env", "display_name": "My env", "language": "python"},
+        "language_info": {"name": "python", "version": "3.12.1", "mimetype": "text/x-python"},
+        "widgets": {"noise": 1},
+    }
+    return nb
+
+
+def _write(nb, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path):
+    solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
+    _write(_solution_notebook(), solutions / "01_toy.ipynb")
+    _write(_solution_notebook(), solutions / "02_other.ipynb")
+    return solutions, notebooks
+
+
+def _code(student, index):
+    return student.cells[index].source
+
+
+# --------------------------------------------------------------------------- #
+# strip_solutions
+# --------------------------------------------------------------------------- #
+def test_function_region_becomes_a_named_stub_at_the_marker_indentation():
+    student = tool.strip_solutions(_solution_notebook())
+    source = _code(student, 1)
+    assert "variance_term" not in source and "1.2345" not in source
+    assert "SOLUTION" not in source
+    assert (
+        '    # YOUR CODE HERE\n'
+        '    raise NotImplementedError("Exercise kl_gaussians: use the closed form derived above.")'
+        in source
+    )
+    assert '        raise NotImplementedError("Exercise Sampling.call: ' in source
+    # The stub raises when called, not when the cell runs.
+    namespace = {}
+    exec(source, namespace)
+    with pytest.raises(NotImplementedError, match="Exercise kl_gaussians"):
+        namespace["kl_gaussians"](0.0, 0.0)
+    with pytest.raises(NotImplementedError, match="Exercise Sampling.call"):
+        namespace["Sampling"]().call((0.0, 0.0))
+
+
+def test_top_level_region_uses_the_exercise_comment_and_default_instruction():
+    student = tool.strip_solutions(_solution_notebook())
+    source = _code(student, 3)
+    assert source.splitlines() == [
+        "%matplotlib inline",
+        "# EXERCISE: posterior_mean",
+        "# YOUR CODE HERE",
+        'raise NotImplementedError("Exercise posterior_mean: replace this line with your code '
+        '(see the instructions above).")',
+        "print(posterior_mean)",
+    ]
+
+
+def test_markdown_answer_is_replaced_and_solution_only_cells_are_dropped():
+    solution = _solution_notebook()
+    student = tool.strip_solutions(solution)
+    assert len(student.cells) == len(solution.cells) - 1
+    assert all("instructor only" not in cell.source for cell in student.cells)
+    answer = student.cells[4].source
+    assert "Jensen" not in answer and "BEGIN" not in answer
+    assert tool.MARKDOWN_STUB in answer
+    assert answer.startswith("**Question.**")
+
+
+def test_student_notebook_is_clean_and_input_is_not_modified():
+    solution = _solution_notebook()
+    before = json.dumps(solution, sort_keys=True)
+    student = tool.strip_solutions(solution)
+    assert json.dumps(solution, sort_keys=True) == before
+    assert dict(student.metadata) == {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    for cell in student.cells:
+        assert set(cell.metadata) <= {"tags"}
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    assert student.cells[1].metadata == {"tags": ["exercise"]}
+    nbformat.validate(student)
+
+
+@pytest.mark.parametrize(
+    "source, cell_type, expected",
+    [
+        ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n",
+         "code", "nested"),
+        ("def f():\n    return 1\n    ### END SOLUTION\n", "code", "without a BEGIN"),
+        ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "code", "unclosed"),
+        ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", "code", "outside an exercise"),
+        ("def f():\n    <!-- BEGIN SOLUTION -->\n    return 1\n", "code", "Markdown solution marker"),
+        ("Text\n### BEGIN SOLUTION\nanswer\n### END SOLUTION\n", "markdown", "code solution marker"),
+        ("def f():\n    return 1  # BEGIN SOLUTION\n", "code", "malformed"),
+    ],
+)
+def test_marker_errors_name_the_file_and_cell(source, cell_type, expected):
+    nb = new_notebook()
+    maker = new_code_cell if cell_type == "code" else new_markdown_cell
+    nb.cells = [new_markdown_cell("title"), maker(source)]
+    with pytest.raises(tool.NotebookBuildError, match=expected) as info:
+        tool.strip_solutions(nb, filename="solutions/09_bad.ipynb")
+    assert "solutions/09_bad.ipynb, cell 2 (counting all cells from 1)" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_multiline_signature_and_nested_block_are_named_after_the_function():
+    source = (
+        "def elbo(\n    x,\n    logits,\n):\n    total = 0\n    for row in x:\n"
+        "        ### BEGIN SOLUTION\n        total += row\n        ### END SOLUTION\n    return total\n"
+    )
+    nb = new_notebook()
+    nb.cells = [new_code_cell(source)]
+    stub = tool.strip_solutions(nb).cells[0].source
+    assert '        raise NotImplementedError("Exercise elbo: ' in stub
+    compile(stub, "<stub>", "exec")
+
+
+# --------------------------------------------------------------------------- #
+# build
+# --------------------------------------------------------------------------- #
+def test_build_writes_every_notebook_deterministically(repo):
+    solutions, notebooks = repo
+    written = tool.build(solutions, notebooks)
+    assert [p.name for p in written] == ["01_toy.ipynb", "02_other.ipynb"]
+    first = (notebooks / "01_toy.ipynb").read_bytes()
+    assert first.endswith(b"}\n")
+    os.utime(notebooks / "01_toy.ipynb", (0, 0))
+    tool.build(solutions, notebooks)
+    assert (notebooks / "01_toy.ipynb").read_bytes() == first
+    # A rewrite from scratch gives the same bytes too.
+    (notebooks / "01_toy.ipynb").unlink()
+    tool.build(solutions, notebooks)
+    assert (notebooks / "01_toy.ipynb").read_bytes() == first
+    assert tool.check(solutions, notebooks) == []
+
+
+def test_failed_build_leaves_every_existing_file_untouched(repo):
+    solutions, notebooks = repo
+    tool.build(solutions, notebooks)
+    before = {p.name: p.read_bytes() for p in notebooks.iterdir()}
+    # 01 changes legitimately, 02 gets a broken marker: nothing may be written.
+    changed = _solution_notebook()
+    changed.cells[0].source = "# 01. A changed title"
+    _write(changed, solutions / "01_toy.ipynb")
+    _write(_solution_notebook(extra_cells=[new_code_cell("### BEGIN SOLUTION\nx = 1\n")]),
+           solutions / "02_other.ipynb")
+    with pytest.raises(tool.NotebookBuildError, match="02_other.ipynb, cell 8"):
+        tool.build(solutions, notebooks)
+    assert {p.name: p.read_bytes() for p in notebooks.iterdir()} == before
+
+
+# --------------------------------------------------------------------------- #
+# check
+# --------------------------------------------------------------------------- #
+def _problems_after(repo, mutate):
+    solutions, notebooks = repo
+    tool.build(solutions, notebooks)
+    mutate(solutions, notebooks)
+    return tool.check(solutions, notebooks)
+
+
+def test_check_reports_a_stale_student_notebook(repo):
+    def edit_solution(solutions, notebooks):
+        nb = _solution_notebook()
+        nb.cells[0].source = "# 01. A new title"
+        _write(nb, solutions / "01_toy.ipynb")
+
+    problems = _problems_after(repo, edit_solution)
+    assert len(problems) == 1 and "01_toy.ipynb: differs" in problems[0]
+    assert "cell 1 differs" in problems[0]
+
+
+def test_check_reports_missing_and_extra_notebooks(repo):
+    def shuffle(solutions, notebooks):
+        (notebooks / "02_other.ipynb").rename(notebooks / "03_orphan.ipynb")
+
+    problems = _problems_after(repo, shuffle)
+    assert any("02_other.ipynb: missing" in p for p in problems)
+    assert any("03_orphan.ipynb: has no solution notebook" in p for p in problems)
+
+
+def test_check_reports_leaked_solution_text_and_markers(repo):
+    def leak(solutions, notebooks):
+        nb = nbformat.read(str(notebooks / "01_toy.ipynb"), as_version=4)
+        nb.cells[2].source += "\n    variance_term = np.exp(log_var) + mu**2"
+        nb.cells[4].source += "\n<!-- END SOLUTION -->"
+        nbformat.write(nb, str(notebooks / "01_toy.ipynb"))
+
+    problems = _problems_after(repo, leak)
+    assert any("cell 3: contains solution text: 'variance_term" in p for p in problems)
+    assert any("contains a solution marker" in p for p in problems)
+
+
+def test_check_reports_outputs_in_a_student_notebook(repo):
+    def add_output(solutions, notebooks):
+        nb = nbformat.read(str(notebooks / "01_toy.ipynb"), as_version=4)
+        nb.cells[2].execution_count = 3
+        nbformat.write(nb, str(notebooks / "01_toy.ipynb"))
+
+    problems = _problems_after(repo, add_output)
+    assert any("cell 3: has outputs or an execution count" in p for p in problems)
+
+
+@pytest.mark.parametrize("counts", [[1, 2, 4], [2, 1, 3], [1, None, 2], [1, 2, 2]])
+def test_check_reports_a_solution_not_run_top_to_bottom(repo, counts):
+    def scramble(solutions, notebooks):
+        nb = nbformat.read(str(solutions / "01_toy.ipynb"), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+        for cell, count in zip(code, counts + [len(code)]):
+            cell.execution_count = count
+        _write(nb, solutions / "01_toy.ipynb")
+
+    problems = _problems_after(repo, scramble)
+    assert len(problems) == 1 and "not executed top to bottom" in problems[0]
+
+
+def test_check_reports_a_solution_without_outputs(repo):
+    def unexecute(solutions, notebooks):
+        _write(_solution_notebook(executed=False), solutions / "01_toy.ipynb")
+
+    problems = _problems_after(repo, unexecute)
+    assert any("not executed top to bottom" in p for p in problems)
+    assert any("no outputs at all" in p for p in problems)
+
+
+def test_check_reports_a_broken_marker_instead_of_crashing(repo):
+    def break_marker(solutions, notebooks):
+        _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]),
+               solutions / "02_other.ipynb")
+
+    problems = _problems_after(repo, break_marker)
+    assert any("END SOLUTION marker without a BEGIN" in p for p in problems)
+
+
+# --------------------------------------------------------------------------- #
+# command line and run
+# --------------------------------------------------------------------------- #
+def test_cli_build_and_check_exit_codes(repo, capsys):
+    solutions, notebooks = repo
+    dirs = ["--solutions", str(solutions), "--notebooks", str(notebooks)]
+    assert tool.cli_main(["check", *dirs]) == 1
+    assert tool.cli_main(["build", *dirs]) == 0
+    assert tool.cli_main(["check", *dirs]) == 0
+    _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]),
+           solutions / "02_other.ipynb")
+    capsys.readouterr()
+    assert tool.cli_main(["build", *dirs]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_usage_errors_are_one_line(capsys):
+    assert tool.cli_main(["frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_run_rejects_unknown_names_without_touching_files(repo, capsys):
+    solutions, _ = repo
+    before = (solutions / "01_toy.ipynb").read_bytes()
+    assert tool.cli_main(["run", "07", "--solutions", str(solutions)]) == 2
+    assert "matches no solution notebook" in capsys.readouterr().err
+    assert (solutions / "01_toy.ipynb").read_bytes() == before
+
+
+def test_run_selects_by_number_name_or_file(repo):
+    paths = tool._solution_files(repo[0])
+    for name in ["02", "02_other", "02_other.ipynb", "solutions/02_other.ipynb"]:
+        assert [p.name for p in tool._select([name], paths)] == ["02_other.ipynb"]
+
+
+def _runnable(fail):
+    nb = new_notebook()
+    nb.cells = [
+        new_code_cell("import os\nprint(os.environ['WORKSHOP_FAST'], os.path.basename(os.getcwd()))"),
+        new_code_cell("1 / 0" if fail else "print('done')"),
+    ]
+    return nb
+
+
+def test_run_executes_in_place_and_leaves_a_failing_notebook_alone(tmp_path):
+    solutions = tmp_path / "solutions"
+    good = _write(_runnable(fail=False), solutions / "01_good.ipynb")
+    bad = _write(_runnable(fail=True), solutions / "02_bad.ipynb")
+    bad_before = bad.read_bytes()
+    lines = []
+
+    class Stream:
+        def write(self, text):
+            lines.append(text)
+
+        def flush(self):
+            pass
+
+    tool.run(["01"], solutions, fast=True, timeout=120, stream=Stream())
+    nb = nbformat.read(str(good), as_version=4)
+    assert [c.execution_count for c in nb.cells] == [1, 2]
+    assert nb.cells[0].outputs[0].text == "1 solutions\n"
+    assert "[1/1] 01_good.ipynb ..." in "".join(lines) and "ok in" in "".join(lines)
+    with pytest.raises(tool.NotebookRunError, match=r"02_bad.ipynb, cell 2 .*ZeroDivisionError"):
+        tool.run(["02_bad"], solutions, fast=False, timeout=120, stream=Stream())
+    assert bad.read_bytes() == bad_before
+
+
+# --------------------------------------------------------------------------- #
+# the real repository
+# --------------------------------------------------------------------------- #
+def test_committed_notebooks_are_in_sync():
+    solutions, notebooks = ROOT / "solutions", ROOT / "notebooks"
+    if not any(solutions.glob("*.ipynb")):
+        pytest.skip("solutions/ has no notebooks yet")
+    problems = tool.check(solutions, notebooks)
+    assert problems == [], "\n".join(problems)

@@ -1,0 +1,501 @@
+"""Encoders, decoders, the VAE and the conditional VAE (Keras 3, TensorFlow backend).
+
+The VAE follows the keras-io example's shape: two small functional models
+(``.encoder`` gives ``(z_mean, z_log_var)``, ``.decoder`` gives logits), a
+``Sampling`` layer, and a subclassed ``keras.Model`` whose ``train_step``
+minimises the negative ELBO per image,
+
+    loss = reconstruction_loss + beta * kl_loss,
+    reconstruction_loss = -log p(x | z)           (summed over the 784 pixels)
+    kl_loss = KL(q(z | x) || N(0, I))             (summed over latent dimensions)
+
+both averaged over the batch, in nats per image. With ``beta = 1`` the loss is
+the negative ELBO; ``beta`` only changes what is minimised, never how
+:meth:`VAE.elbo` or :meth:`VAE.log_likelihood` are computed.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from workshop import losses
+from workshop.layers import Sampling
+from workshop.validation import (
+    IMAGE_SHAPE,
+    NUM_PIXELS,
+    check_choice,
+    check_images,
+    check_labels,
+    check_latent,
+    check_positive_int,
+)
+
+ARCHITECTURES = ("mlp", "conv")
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def _check_hidden_units(hidden_units):
+    if isinstance(hidden_units, (int, np.integer)) and not isinstance(hidden_units, bool):
+        hidden_units = (hidden_units,)
+    try:
+        units = tuple(hidden_units)
+    except TypeError:
+        raise ValueError(f"Expected `hidden_units` to be a sequence of positive integers. Received: {hidden_units!r}") from None
+    for u in units:
+        check_positive_int(u, "hidden_units entry")
+    return tuple(int(u) for u in units)
+
+
+def _check_architecture(latent_dim, architecture, hidden_units):
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    check_choice(architecture, "architecture", ARCHITECTURES)
+    hidden_units = _check_hidden_units(hidden_units)
+    if architecture == "conv" and not hidden_units:
+        raise ValueError("Expected at least one entry in `hidden_units` for architecture='conv'. Received: ()")
+    return latent_dim, hidden_units
+
+
+def build_encoder(latent_dim, architecture="mlp", hidden_units=(512, 256), num_classes=None, name="encoder"):
+    """Build the encoder: images (N, 28, 28, 1) [+ one-hot labels] -> (z_mean, z_log_var).
+
+    Args:
+        latent_dim: size of the latent code, >= 1.
+        architecture: ``"mlp"`` (flatten, then Dense ReLU layers of ``hidden_units``)
+            or ``"conv"`` (two stride-2 3x3 convolutions with 32 and 64 filters, then
+            one Dense layer of ``hidden_units[-1]`` units).
+        hidden_units: sizes of the hidden Dense layers.
+        num_classes: when set, a second input takes one-hot labels, concatenated to the
+            flattened features (the conditional VAE).
+        name: the model's name.
+
+    Returns:
+        A functional ``keras.Model`` with outputs ``[z_mean, z_log_var]``.
+    """
+    latent_dim, hidden_units = _check_architecture(latent_dim, architecture, hidden_units)
+    image = keras.Input(shape=IMAGE_SHAPE, name="image")
+    inputs = [image]
+    if architecture == "conv":
+        h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="conv_0")(image)
+        h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="conv_1")(h)
+        h = layers.Flatten(name="flatten")(h)
+        dense_units = hidden_units[-1:]
+    else:
+        h = layers.Flatten(name="flatten")(image)
+        dense_units = hidden_units
+    if num_classes is not None:
+        label = keras.Input(shape=(num_classes,), name="label")
+        inputs.append(label)
+        h = layers.Concatenate(name="image_and_label")([h, label])
+    for i, units in enumerate(dense_units):
+        h = layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(h)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
+    return keras.Model(inputs if num_classes is not None else image, [z_mean, z_log_var], name=name)
+
+
+def build_decoder(latent_dim, architecture="mlp", hidden_units=(512, 256), num_classes=None, name="decoder"):
+    """Build the decoder: codes (N, latent_dim) [+ one-hot labels] -> logits (N, 28, 28, 1).
+
+    The decoder mirrors the encoder (``hidden_units`` reversed for the MLP; a Dense
+    layer then two stride-2 transposed convolutions for ``"conv"``). It outputs
+    logits: ``sigmoid(logits)`` is the mean image, and the losses use the logits
+    directly for numerical stability.
+    """
+    latent_dim, hidden_units = _check_architecture(latent_dim, architecture, hidden_units)
+    z = keras.Input(shape=(latent_dim,), name="z")
+    inputs = [z]
+    h = z
+    if num_classes is not None:
+        label = keras.Input(shape=(num_classes,), name="label")
+        inputs.append(label)
+        h = layers.Concatenate(name="z_and_label")([z, label])
+    if architecture == "conv":
+        h = layers.Dense(hidden_units[-1], activation="relu", name="hidden_0")(h)
+        h = layers.Dense(7 * 7 * 64, activation="relu", name="project")(h)
+        h = layers.Reshape((7, 7, 64), name="reshape_to_maps")(h)
+        h = layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu", name="deconv_0")(h)
+        h = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu", name="deconv_1")(h)
+        logits = layers.Conv2DTranspose(1, 3, padding="same", name="logits")(h)
+    else:
+        for i, units in enumerate(reversed(hidden_units)):
+            h = layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
+        h = layers.Dense(NUM_PIXELS, name="logits")(h)
+        logits = layers.Reshape(IMAGE_SHAPE, name="to_image")(h)
+    return keras.Model(inputs if num_classes is not None else z, logits, name=name)
+
+
+@keras.saving.register_keras_serializable(package="workshop")
+class VAE(keras.Model):
+    """A variational autoencoder for 28x28 images with a custom ``train_step``.
+
+    The encoder maps an image to the mean and log-variance of a diagonal
+    Gaussian q(z | x); the ``Sampling`` layer draws z from it by
+    reparameterisation; the decoder maps z to pixel logits. Training minimises
+    ``reconstruction_loss + beta * kl_loss`` (nats per image, averaged over the
+    batch). Metrics ``loss``, ``reconstruction_loss`` and ``kl_loss`` are
+    reported by ``fit`` and ``evaluate`` (and as ``val_*`` with validation data).
+
+    Args:
+        latent_dim: size of the latent code, >= 1.
+        architecture: ``"mlp"`` or ``"conv"``.
+        hidden_units: hidden layer sizes of the MLP (the decoder mirrors them);
+            for ``"conv"`` the last entry sizes its Dense layer.
+        likelihood: ``"bernoulli"`` (pixels are independent Bernoullis with
+            probabilities ``sigmoid(logits)``) or ``"gaussian"`` (pixels are
+            Gaussian with mean ``sigmoid(logits)`` and fixed std ``sigma``, so the
+            reconstruction loss is ``||x - mean||^2 / (2 sigma^2)`` plus a constant).
+        beta: weight of the KL term in the training loss (1 gives the ELBO).
+        sigma: the fixed standard deviation of the Gaussian likelihood.
+        dynamic_binarization: when True, each training step replaces the
+            grey-level batch by fresh Bernoulli samples with those probabilities.
+        seed: an integer making the sampling noise repeatable, or None.
+
+    Images are float32 arrays of shape (N, 28, 28, 1) or (N, 28, 28) with values in [0, 1].
+
+    Example:
+        >>> model = VAE(latent_dim=2)
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+        >>> history = model.fit(x_train, epochs=5, batch_size=128, validation_data=(x_test,))
+    """
+
+    conditional = False
+
+    def __init__(
+        self,
+        latent_dim=2,
+        architecture="mlp",
+        hidden_units=(512, 256),
+        likelihood="bernoulli",
+        beta=1.0,
+        sigma=0.1,
+        dynamic_binarization=False,
+        seed=None,
+        num_classes=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        latent_dim, hidden_units = _check_architecture(latent_dim, architecture, hidden_units)
+        check_choice(likelihood, "likelihood", LIKELIHOODS)
+        for value, name in ((beta, "beta"), (sigma, "sigma")):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value):
+                raise ValueError(f"Expected `{name}` to be a finite number. Received: {name}={value!r}")
+        if beta < 0:
+            raise ValueError(f"Expected `beta` >= 0. Received: beta={beta}")
+        if sigma <= 0:
+            raise ValueError(f"Expected `sigma` > 0. Received: sigma={sigma}")
+        if seed is not None:
+            check_positive_int(seed, "seed", minimum=0)
+        if num_classes is not None:
+            num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
+        self.latent_dim = latent_dim
+        self.architecture = architecture
+        self.hidden_units = hidden_units
+        self.likelihood = likelihood
+        self.beta = float(beta)
+        self.sigma = float(sigma)
+        self.dynamic_binarization = bool(dynamic_binarization)
+        self.seed = seed
+        self.num_classes = num_classes
+        self.encoder = build_encoder(latent_dim, architecture, hidden_units, num_classes)
+        self.decoder = build_decoder(latent_dim, architecture, hidden_units, num_classes)
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.noise_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.built = True
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        base_config = super().get_config()
+        config = {
+            "latent_dim": self.latent_dim,
+            "architecture": self.architecture,
+            "hidden_units": list(self.hidden_units),
+            "likelihood": self.likelihood,
+            "beta": self.beta,
+            "sigma": self.sigma,
+            "dynamic_binarization": self.dynamic_binarization,
+            "seed": self.seed,
+        }
+        if self.conditional:
+            config["num_classes"] = self.num_classes
+        return {**base_config, **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("trainable", "dtype"):
+            config.pop(key, None)
+        return cls(**config)
+
+    def compile(self, optimizer=None, jit_compile=True, **kwargs):
+        """Configure training. Defaults: Adam with learning rate 1e-3, ``jit_compile=True`` (XLA).
+
+        No ``loss`` argument: the loss is defined by the model itself.
+        """
+        if "loss" in kwargs and kwargs["loss"] is not None:
+            raise ValueError(f"Expected no `loss` argument: a VAE computes its own loss. Received: loss={kwargs['loss']!r}")
+        if optimizer is None:
+            optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+        if kwargs.get("run_eagerly"):
+            jit_compile = False  # eager debugging runs cannot be XLA-compiled
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
+    def compile_from_config(self, config):
+        """Re-compile a loaded model with its saved optimizer (and its state) and settings."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        self.optimizer.build(self.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+    # ------------------------------------------------------------ the losses
+    def _inputs(self, x, condition):
+        return x if condition is None else [x, condition]
+
+    def _split_data(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if isinstance(x, (tuple, list)):
+            x = x[0]
+        return x, None
+
+    def reconstruction_loss(self, x, logits):
+        """-log p(x | z) per image in nats, for this model's likelihood (a tensor of shape (N,))."""
+        if self.likelihood == "gaussian":
+            return losses.gaussian_reconstruction_loss(x, logits, self.sigma)
+        return losses.bernoulli_reconstruction_loss(x, logits)
+
+    def compute_loss_terms(self, x, condition=None, training=False):
+        """One-sample estimates of the two loss terms per image: (reconstruction_loss, kl_loss)."""
+        z_mean, z_log_var = self.encoder(self._inputs(x, condition), training=training)
+        z = self.sampling([z_mean, z_log_var])
+        logits = self.decoder(self._inputs(z, condition), training=training)
+        return self.reconstruction_loss(x, logits), losses.kl_standard_normal(z_mean, z_log_var)
+
+    def _update_metrics(self, reconstruction, kl):
+        loss = reconstruction + self.beta * kl
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_loss_tracker.update_state(reconstruction)
+        self.kl_loss_tracker.update_state(kl)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        x, condition = self._split_data(data)
+        x = ops.cast(x, "float32")
+        if self.dynamic_binarization:
+            u = keras.random.uniform(ops.shape(x), seed=self.noise_seed_generator)
+            x = ops.cast(u < x, "float32")
+        with tf.GradientTape() as tape:
+            reconstruction, kl = self.compute_loss_terms(x, condition, training=True)
+            reconstruction = ops.mean(reconstruction)
+            kl = ops.mean(kl)
+            loss = reconstruction + self.beta * kl
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        return self._update_metrics(reconstruction, kl)
+
+    def test_step(self, data):
+        x, condition = self._split_data(data)
+        reconstruction, kl = self.compute_loss_terms(ops.cast(x, "float32"), condition)
+        return self._update_metrics(ops.mean(reconstruction), ops.mean(kl))
+
+    def call(self, inputs, training=False):
+        """Reconstruct: the mean image decoded from z (sampled when training, z_mean otherwise)."""
+        if isinstance(inputs, (tuple, list)):
+            x, condition = inputs[0], (inputs[1] if self.conditional else None)
+        else:
+            x, condition = inputs, None
+        z_mean, z_log_var = self.encoder(self._inputs(x, condition), training=training)
+        z = self.sampling([z_mean, z_log_var]) if training else z_mean
+        return ops.sigmoid(self.decoder(self._inputs(z, condition), training=training))
+
+    # --------------------------------------------- fit/evaluate with checks
+    def _prepare(self, x, y=None, name="x"):
+        """Validate NumPy inputs before they reach TensorFlow (datasets pass through)."""
+        if isinstance(x, (tuple, list)) and len(x) == 2 and self.conditional and y is None:
+            x, y = x
+        if isinstance(x, (np.ndarray, list)) or (hasattr(x, "numpy") and hasattr(x, "shape") and not hasattr(x, "element_spec")):
+            x = check_images(x, name)
+            if self.conditional:
+                if y is None:
+                    raise ValueError("Expected labels for a ConditionalVAE: call fit(x, labels). Received: labels=None")
+                y = check_labels(y, len(x), self.num_classes)
+        return x, y
+
+    def _prepare_validation(self, validation_data):
+        if isinstance(validation_data, (tuple, list)):
+            if len(validation_data) == 0:
+                raise ValueError("Expected validation_data=(x_val,) or (x_val, labels). Received: ()")
+            x_val = validation_data[0]
+            y_val = validation_data[1] if len(validation_data) > 1 else None
+            x_val, y_val = self._prepare(x_val, y_val, "validation_data[0]")
+            return (x_val,) if y_val is None else (x_val, y_val)
+        if isinstance(validation_data, np.ndarray):
+            return (check_images(validation_data, "validation_data"),)
+        return validation_data
+
+    def fit(self, x=None, y=None, validation_data=None, **kwargs):
+        """Train on images ``x`` (no targets: the images are their own targets)."""
+        x, y = self._prepare(x, y)
+        if validation_data is not None:
+            validation_data = self._prepare_validation(validation_data)
+        return super().fit(x, y, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        """Average loss terms over ``x``; with ``return_dict=True`` a dict of the three metrics."""
+        x, y = self._prepare(x, y)
+        return super().evaluate(x, y, **kwargs)
+
+    # ------------------------------------------------------ NumPy interface
+    def _condition(self, labels, n):
+        return None
+
+    def _batched(self, fn, arrays, batch_size):
+        n = len(arrays[0])
+        outs = [fn(*(a[i : i + batch_size] if a is not None else None for a in arrays)) for i in range(0, n, batch_size)]
+        if isinstance(outs[0], tuple):
+            return tuple(np.concatenate([o[k] for o in outs]) for k in range(len(outs[0])))
+        return np.concatenate(outs)
+
+    def encode(self, x, labels=None, batch_size=1024):
+        """Return ``(z_mean, z_log_var)`` of q(z | x) as NumPy arrays of shape (N, latent_dim)."""
+        x = check_images(x)
+        condition = self._condition(labels, len(x))
+
+        def run(xb, cb):
+            z_mean, z_log_var = self.encoder(self._inputs(xb, cb), training=False)
+            return ops.convert_to_numpy(z_mean), ops.convert_to_numpy(z_log_var)
+
+        return self._batched(run, (x, condition), batch_size)
+
+    def decode(self, z, labels=None, batch_size=1024):
+        """Return the mean images ``sigmoid(decoder(z))``, shape (N, 28, 28, 1), values in [0, 1]."""
+        z = check_latent(z, self.latent_dim)
+        condition = self._condition(labels, len(z))
+
+        def run(zb, cb):
+            return ops.convert_to_numpy(ops.sigmoid(self.decoder(self._inputs(zb, cb), training=False)))
+
+        return self._batched(run, (z, condition), batch_size)
+
+    def reconstruct(self, x, labels=None, batch_size=1024):
+        """Decode the posterior means of ``x``: the model's reconstructions, shape (N, 28, 28, 1)."""
+        z_mean, _ = self.encode(x, labels, batch_size)
+        return self.decode(z_mean, labels, batch_size)
+
+    def sample(self, n, seed=None, labels=None):
+        """Draw ``n`` images: z ~ N(0, I), then the decoder's mean image (N, 28, 28, 1)."""
+        n = check_positive_int(n, "n")
+        if seed is not None:
+            seed = check_positive_int(seed, "seed", minimum=0)
+        z = keras.random.normal((n, self.latent_dim), seed=self.noise_seed_generator if seed is None else seed)
+        return self.decode(ops.convert_to_numpy(z), labels)
+
+    def elbo(self, x, labels=None, num_samples=1, batch_size=1024, seed=None):
+        """Per-image ELBO in nats: E_q[log p(x | z)] - KL(q(z | x) || p(z)), with beta = 1.
+
+        The expectation is estimated with ``num_samples`` draws of z per image
+        (the KL is exact). Higher is better; the test loss reported in the course
+        is ``-elbo(x).mean()``.
+        """
+        x = check_images(x)
+        num_samples = check_positive_int(num_samples, "num_samples")
+        condition = self._condition(labels, len(x))
+        generator = keras.random.SeedGenerator(seed) if seed is not None else self.noise_seed_generator
+
+        def run(xb, cb):
+            z_mean, z_log_var = self.encoder(self._inputs(xb, cb), training=False)
+            kl = losses.kl_standard_normal(z_mean, z_log_var)
+            total = 0.0
+            for _ in range(num_samples):
+                eps = keras.random.normal(ops.shape(z_mean), seed=generator)
+                z = z_mean + ops.exp(0.5 * losses.clip_log_var(z_log_var)) * eps
+                total = total + self.reconstruction_loss(xb, self.decoder(self._inputs(z, cb), training=False))
+            return ops.convert_to_numpy(-(total / num_samples) - kl).astype("float64")
+
+        return self._batched(run, (x, condition), batch_size)
+
+    def log_likelihood(self, x, labels=None, num_samples=1000, batch_size=None, seed=None, max_rows=32768):
+        """Per-image importance-weighted estimate of log p(x) in nats (the IWAE bound with K samples).
+
+        log p(x) >= log (1/K) sum_k p(x | z_k) p(z_k) / q(z_k | x),  z_k ~ q(z | x).
+
+        The bound is never below the ELBO in expectation and tightens as K grows.
+        Work is split so that at most ``max_rows`` decoder evaluations are in
+        memory at once, so K = 1000 fits on a laptop.
+        """
+        x = check_images(x)
+        k_total = check_positive_int(num_samples, "num_samples")
+        condition = self._condition(labels, len(x))
+        generator = keras.random.SeedGenerator(seed) if seed is not None else self.noise_seed_generator
+        chunk = max(1, min(k_total, max_rows))
+        if batch_size is None:
+            batch_size = max(1, max_rows // chunk)
+
+        def run(xb, cb):
+            b = len(xb)
+            z_mean, z_log_var = self.encoder(self._inputs(xb, cb), training=False)
+            z_log_var = losses.clip_log_var(z_log_var)
+            x_rep_all = ops.reshape(ops.convert_to_tensor(xb), (b, 1, NUM_PIXELS))
+            log_ws = []
+            for start in range(0, k_total, chunk):
+                k = min(chunk, k_total - start)
+                eps = keras.random.normal((b, k, self.latent_dim), seed=generator)
+                z = z_mean[:, None, :] + ops.exp(0.5 * z_log_var)[:, None, :] * eps
+                z_flat = ops.reshape(z, (b * k, self.latent_dim))
+                c_flat = None if cb is None else ops.reshape(ops.repeat(ops.convert_to_tensor(cb)[:, None, :], k, axis=1), (b * k, -1))
+                logits = self.decoder(self._inputs(z_flat, c_flat), training=False)
+                x_rep = ops.reshape(ops.broadcast_to(x_rep_all, (b, k, NUM_PIXELS)), (b * k, NUM_PIXELS))
+                log_px = -ops.reshape(self.reconstruction_loss(x_rep, ops.reshape(logits, (b * k, NUM_PIXELS))), (b, k))
+                log_pz = -0.5 * ops.sum(ops.square(z) + math.log(2 * math.pi), axis=-1)
+                log_qz = losses.gaussian_log_density(z, z_mean[:, None, :], z_log_var[:, None, :])
+                log_ws.append(ops.convert_to_numpy(log_px + log_pz - log_qz).astype("float64"))
+            log_w = np.concatenate(log_ws, axis=1)
+            m = log_w.max(axis=1, keepdims=True)
+            return (np.log(np.mean(np.exp(log_w - m), axis=1)) + m[:, 0])
+
+        return self._batched(run, (x, condition), batch_size)
+
+
+@keras.saving.register_keras_serializable(package="workshop")
+class ConditionalVAE(VAE):
+    """A VAE whose encoder and decoder also see the class label (one-hot).
+
+    q(z | x, y) and p(x | z, y): the label is concatenated to the encoder's
+    flattened features and to the decoder's input code. Train with
+    ``fit(x, labels)``; ``labels`` are integers in [0, num_classes) or one-hot
+    rows. ``sample(n, labels=...)`` generates chosen classes.
+
+    Args:
+        num_classes: number of classes (10 for MNIST).
+        **kwargs: everything :class:`VAE` takes.
+    """
+
+    conditional = True
+
+    def __init__(self, num_classes=10, **kwargs):
+        super().__init__(num_classes=num_classes, **kwargs)
+
+    def _split_data(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if isinstance(x, (tuple, list)):
+            x, y = x[0], x[1]
+        y = ops.convert_to_tensor(y)
+        if len(y.shape) == 1:
+            y = ops.one_hot(ops.cast(y, "int32"), self.num_classes)
+        return x, ops.cast(y, "float32")
+
+    def _condition(self, labels, n):
+        if labels is None:
+            raise ValueError(f"Expected `labels` for a ConditionalVAE (integers in [0, {self.num_classes}) or one-hot). Received: labels=None")
+        return check_labels(labels, n, self.num_classes)
+
+    def sample(self, n, labels=None, seed=None):
+        """Draw ``n`` images of the given classes (``labels``: one int for all, or n of them)."""
+        return super().sample(n, seed=seed, labels=labels)
