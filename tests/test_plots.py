@@ -87,7 +87,7 @@ def test_image_grid_accepts_the_three_layouts_alike():
 
 @pytest.mark.parametrize("shape", [(5, 27, 27), (5, 28, 28, 3), (5, 783), (28, 28)])
 def test_images_of_the_wrong_shape_are_rejected(shape):
-    with pytest.raises(ValueError, match=r"Expected images of shape .*Received: shape="):
+    with pytest.raises(ValueError, match=r"Expected `images` of shape .*Received: shape="):
         plots.plot_images(np.zeros(shape))
 
 

@@ -21,6 +21,8 @@ from statistics import NormalDist
 import numpy as np
 from matplotlib import colors, ticker
 
+from workshop.validation import check_images, check_positive_int
+
 IMAGE_SIZE = 28
 _TILE = IMAGE_SIZE  # side of one tile, in pixels
 _HISTORY_TITLES = {
@@ -52,31 +54,7 @@ def _new_figure(fig, figsize):
 
 def _as_images(images, name="images"):
     """Return `images` as a float array of shape (N, 28, 28) with values in [0, 1]."""
-    x = np.asarray(images)
-    shape = x.shape
-    if x.ndim == 4 and shape[1:] == (IMAGE_SIZE, IMAGE_SIZE, 1):
-        x = x[..., 0]
-    elif x.ndim == 2 and shape[1] == IMAGE_SIZE * IMAGE_SIZE:
-        x = x.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
-    elif not (x.ndim == 3 and shape[1:] == (IMAGE_SIZE, IMAGE_SIZE)):
-        raise ValueError(
-            f"Expected {name} of shape (N, 28, 28), (N, 28, 28, 1) or (N, 784). "
-            f"Received: shape={shape}"
-        )
-    if len(x) == 0:
-        raise ValueError(f"Expected at least one image in {name}. Received: shape={shape}")
-    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-        raise ValueError(f"Expected {name} with real numeric pixels. Received: dtype={x.dtype}")
-    x = x.astype(np.float64)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"Expected finite pixel values in {name}. Received: NaN or inf values")
-    low, high = float(x.min()), float(x.max())
-    if low < -1e-6 or high > 1 + 1e-6:
-        raise ValueError(
-            f"Expected {name} with pixel values in [0, 1] (divide 0..255 images by 255). "
-            f"Received: min={low:g}, max={high:g}"
-        )
-    return np.clip(x, 0.0, 1.0)
+    return check_images(images, name)[..., 0].astype(np.float64)
 
 
 def _as_single_image(image, name):
@@ -90,12 +68,6 @@ def _as_single_image(image, name):
             f"Received: shape={np.shape(image)}"
         )
     return _as_images(x, name)[0]
-
-
-def _check_positive_int(value, name, minimum=1):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"Expected {name} to be an integer >= {minimum}. Received: {name}={value!r}")
-    return int(value)
 
 
 def _check_dims(dims, latent_dim):
@@ -163,8 +135,8 @@ def image_grid(images, ncols=10, padding=1, pad_value=1.0):
     (86, 144)
     """
     x = _as_images(images)
-    ncols = min(_check_positive_int(ncols, "ncols"), len(x))
-    padding = _check_positive_int(padding, "padding", minimum=0)
+    ncols = min(check_positive_int(ncols, "ncols"), len(x))
+    padding = check_positive_int(padding, "padding", minimum=0)
     nrows = -(-len(x) // ncols)
     step = _TILE + padding
     grid = np.full((nrows * step - padding, ncols * step - padding), float(pad_value))
@@ -239,7 +211,7 @@ def plot_reconstructions(originals, reconstructions=None, n=10, fig=None, model=
     >>> fig = plot_reconstructions(x_test, model=vae, n=10)
     >>> fig = plot_reconstructions(x_test, vae.reconstruct(x_test[:10]))
     """
-    n = _check_positive_int(n, "n")
+    n = check_positive_int(n, "n")
     inputs = _as_images(originals, "originals")[:n]
     n = len(inputs)
     if reconstructions is None:
@@ -374,8 +346,8 @@ def manifold_codes(n=20, dims=(0, 1), latent_dim=2, quantiles=(0.05, 0.95)):
     >>> codes.shape
     (9, 2)
     """
-    n = _check_positive_int(n, "n")
-    latent_dim = _check_positive_int(latent_dim, "latent_dim", minimum=2)
+    n = check_positive_int(n, "n")
+    latent_dim = check_positive_int(latent_dim, "latent_dim", minimum=2)
     first, second = _check_dims(dims, latent_dim)
     try:
         low, high = (float(q) for q in quantiles)
@@ -487,7 +459,7 @@ def interpolate(z_a, z_b, steps=10):
     >>> interpolate(np.zeros(2), np.ones(2), steps=3)[1]
     array([0.5, 0.5])
     """
-    steps = _check_positive_int(steps, "steps", minimum=2)
+    steps = check_positive_int(steps, "steps", minimum=2)
     start = np.asarray(z_a, dtype=np.float64)
     end = np.asarray(z_b, dtype=np.float64)
     start = start[0] if start.ndim == 2 and len(start) == 1 else start
@@ -533,7 +505,7 @@ def plot_interpolation(model, x_start, x_end, steps=10, ax=None, show_inputs=Tru
     --------
     >>> ax = plot_interpolation(vae, x_test[0], x_test[1], steps=8)
     """
-    steps = _check_positive_int(steps, "steps", minimum=2)
+    steps = check_positive_int(steps, "steps", minimum=2)
     pair = np.stack([_as_single_image(x_start, "x_start"), _as_single_image(x_end, "x_end")])
     encoded = model.encode(pair[..., None].astype(np.float32))
     z_mean = np.asarray(encoded[0] if isinstance(encoded, (tuple, list)) else encoded)
