@@ -27,6 +27,7 @@ _LAZY = {
     "checks": "workshop.checks",
     "probability": "workshop.probability",
     "evaluation": "workshop.evaluation",
+    "autoencoders": "workshop.autoencoders",
 }
 
 __all__ = [
