@@ -251,6 +251,17 @@ def test_numpy_interface_shapes_and_ranges(trained):
     assert model.reconstruct(x[:3]).shape == (3, 28, 28, 1)
 
 
+def test_conditional_estimators_run_and_agree_with_evaluate():
+    # Regression: ConditionalVAE.elbo used to pass a [tensor, NumPy array] pair to the decoder and crash.
+    model = ConditionalVAE(**SMALL, seed=0)
+    model.compile(jit_compile=False)
+    quiet_noise(model)
+    x, labels = sample_images(32), np.arange(32) % 10
+    neg_elbo = -model.elbo(x, labels, seed=0).mean()
+    assert neg_elbo == pytest.approx(model.evaluate(x, labels, batch_size=32, verbose=0, return_dict=True)["loss"], rel=1e-4)
+    assert model.log_likelihood(x, labels, num_samples=8, seed=0).shape == (32,)
+
+
 def test_conditional_sampling_uses_labels():
     model = ConditionalVAE(**SMALL, seed=0)
     a = model.sample(3, labels=1, seed=0)

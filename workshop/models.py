@@ -232,8 +232,10 @@ class VAE(keras.Model):
             config.pop(key, None)
         return cls(**config)
 
-    def compile(self, optimizer=None, jit_compile=True, **kwargs):
-        """Configure training. Defaults: Adam with learning rate 1e-3, ``jit_compile=True`` (XLA).
+    def compile(self, optimizer=None, jit_compile=True, steps_per_execution=32, **kwargs):
+        """Configure training. Defaults: Adam with learning rate 1e-3, ``jit_compile=True`` (XLA),
+        ``steps_per_execution=32`` (32 training steps per call from Python: about 20% faster
+        on a 2-core CPU; callbacks and the progress bar then update every 32 batches).
 
         No ``loss`` argument: the loss is defined by the model itself.
         """
@@ -243,7 +245,7 @@ class VAE(keras.Model):
             optimizer = keras.optimizers.Adam(learning_rate=1e-3)
         if kwargs.get("run_eagerly"):
             jit_compile = False  # eager debugging runs cannot be XLA-compiled
-        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, steps_per_execution=steps_per_execution, **kwargs)
 
     def compile_from_config(self, config):
         """Re-compile a loaded model with its saved optimizer (and its state) and settings."""
@@ -410,6 +412,9 @@ class VAE(keras.Model):
         generator = keras.random.SeedGenerator(seed) if seed is not None else self.noise_seed_generator
 
         def run(xb, cb):
+            # z below is a tensor, and Keras refuses a [tensor, array] pair as a model's input.
+            xb = ops.convert_to_tensor(xb)
+            cb = None if cb is None else ops.convert_to_tensor(cb)
             z_mean, z_log_var = self.encoder(self._inputs(xb, cb), training=False)
             kl = losses.kl_standard_normal(z_mean, z_log_var)
             total = 0.0
