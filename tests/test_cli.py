@@ -1,0 +1,196 @@
+"""Tests for the instructor CLI, ``python -m workshop train|evaluate|notebooks``.
+
+Runs are tiny (256 training images, one epoch, a small MLP) and read the MNIST
+sample shipped with the package, so the tests never touch the network.
+"""
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from workshop import cli
+from workshop.data import SAMPLE_PATH
+
+SAMPLE = str(SAMPLE_PATH)
+SMALL = ["--data", SAMPLE, "--num-train", "256", "--hidden-units", "64,32", "--eval-images", "64", "--eval-samples", "5"]
+HISTORY_KEYS = {"loss", "reconstruction_loss", "kl_loss", "val_loss", "val_reconstruction_loss", "val_kl_loss"}
+
+
+def run_main(argv):
+    """Call ``cli.main`` in this process; return (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    code, stdout, stderr = run_main(["train", *SMALL, "--epochs", "1", "--latent-dim", "2", "--output", str(out)])
+    assert code == 0, stderr
+    return out, stdout
+
+
+def test_train_writes_the_run_folder(run_dir):
+    out, stdout = run_dir
+    for name in ("model.keras", "history.json", "config.json", "metrics.json", "curves.png",
+                 "reconstructions.png", "samples.png", "latent.png", "manifold.png"):
+        assert (out / name).is_file(), name
+        assert (out / name).stat().st_size > 0, name
+    assert not [p.name for p in out.iterdir() if ".tmp" in p.name]
+
+    history = json.loads((out / "history.json").read_text())
+    assert set(history) == HISTORY_KEYS
+    assert all(len(values) == 1 and isinstance(values[0], float) for values in history.values())
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["status"] == "complete"
+    assert config["arguments"]["latent_dim"] == 2 and config["arguments"]["hidden_units"] == [64, 32]
+    assert config["data"]["source"] == "file" and config["data"]["num_train"] == 256
+    assert {"keras", "tensorflow", "numpy"} <= set(config["versions"])
+    assert config["seconds"]["total"] > 0
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_images"] == 64 and metrics["num_samples"] == 5
+    assert 0 < metrics["neg_elbo"] < 784 * 0.7  # better than coin flips (784 log 2 = 543 nats)
+    assert len(metrics["kl_per_dimension"]) == 2
+
+    assert "data: file" in stdout and "parameters" in stdout
+    assert "Test -ELBO" in stdout and str(out) in stdout
+
+
+def test_evaluate_reloads_the_model_and_reproduces_the_run_metrics(run_dir):
+    out, _ = run_dir
+    args = ["evaluate", str(out), "--data", SAMPLE, "--num-images", "64", "--num-samples", "5"]
+    code, stdout, stderr = run_main(args)
+    assert code == 0, stderr
+    assert "test -ELBO" in stdout and "IWAE, K=5" in stdout and "active units" in stdout
+    assert "binarize=random" in stdout  # read from the run's config.json
+
+    code, stdout, stderr = run_main([*args, "--json"])
+    assert code == 0, stderr
+    result = json.loads(stdout)
+    # Same images, same seed: the reloaded model gives the numbers the run wrote.
+    saved = json.loads((out / "metrics.json").read_text())
+    for key in ("neg_elbo", "log_likelihood", "kl"):
+        assert result[key] == pytest.approx(saved[key], rel=1e-4), key
+    assert result["active_units"] == saved["active_units"]
+
+    # Giving the .keras file itself works too.
+    code, _, stderr = run_main(["evaluate", str(out / "model.keras"), "--data", SAMPLE, "--num-images", "8", "--num-samples", "2"])
+    assert code == 0, stderr
+
+
+def test_existing_run_is_not_overwritten(run_dir):
+    out, _ = run_dir
+    before = (out / "model.keras").stat().st_mtime_ns
+    code, _, stderr = run_main(["train", *SMALL, "--epochs", "1", "--output", str(out)])
+    assert code == 2
+    assert stderr.startswith("error: ") and "--overwrite" in stderr
+    assert (out / "model.keras").stat().st_mtime_ns == before
+
+
+def _corrupt_npz(tmp_path):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(SAMPLE_PATH.read_bytes()[:5000])
+    return path
+
+
+def _junk_keras(tmp_path):
+    path = tmp_path / "junk.keras"
+    path.write_text("not a model")
+    return path
+
+
+BAD_ARGUMENTS = {
+    "unknown command": lambda tmp: ["frobnicate"],
+    "no command": lambda tmp: [],
+    "latent dim 0": lambda tmp: ["train", "--latent-dim", "0"],
+    "negative epochs": lambda tmp: ["train", "--epochs", "-3"],
+    "bad hidden units": lambda tmp: ["train", "--hidden-units", "512,x"],
+    "unknown architecture": lambda tmp: ["train", "--architecture", "rnn"],
+    "missing model": lambda tmp: ["evaluate", str(tmp / "nowhere" / "model.keras")],
+    "run folder without model": lambda tmp: ["evaluate", str(tmp)],
+    "not a .keras file": lambda tmp: ["evaluate", SAMPLE],
+    "corrupt .keras file": lambda tmp: ["evaluate", str(_junk_keras(tmp))],
+    "corrupt data file": lambda tmp: ["train", "--data", str(_corrupt_npz(tmp)), "--output", str(tmp / "out")],
+    "missing data file": lambda tmp: ["train", "--data", str(tmp / "mnist.npz"), "--output", str(tmp / "out")],
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARGUMENTS))
+def test_bad_arguments_give_one_line_and_status_2(case, tmp_path):
+    code, stdout, stderr = run_main(BAD_ARGUMENTS[case](tmp_path))
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert "Traceback" not in stderr + stdout
+    assert not (tmp_path / "out").exists()  # nothing is created for a run that cannot start
+
+
+def test_interrupted_run_keeps_model_and_history(tmp_path, monkeypatch):
+    original = cli.EpochCheckpoint.on_epoch_end
+
+    def save_then_interrupt(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 0:
+            raise KeyboardInterrupt  # what Ctrl-C raises
+
+    monkeypatch.setattr(cli.EpochCheckpoint, "on_epoch_end", save_then_interrupt)
+    out = tmp_path / "run"
+    code, _, stderr = run_main(["train", *SMALL, "--epochs", "3", "--no-jit", "--quiet", "--output", str(out)])
+    assert code == 130
+    assert f"interrupted after 1 epoch; saved to {out}" in stderr
+    history = json.loads((out / "history.json").read_text())
+    assert set(history) == HISTORY_KEYS and all(len(v) == 1 for v in history.values())
+    assert json.loads((out / "config.json").read_text())["status"] == "interrupted"
+    assert not (out / "metrics.json").exists()
+    assert not [p.name for p in out.iterdir() if ".tmp" in p.name]
+    model, _ = cli.load_vae(out)  # the saved model is whole and loads
+    assert model.latent_dim == 20
+
+
+def test_notebooks_command_is_passed_through(monkeypatch):
+    import workshop.notebooks
+
+    seen = []
+    monkeypatch.setattr(workshop.notebooks, "cli_main", lambda argv: seen.append(argv) or 7)
+    assert cli.main(["notebooks", "check", "--solutions", "x"]) == 7
+    assert seen == [["check", "--solutions", "x"]]
+
+
+def test_conditional_vae_run(tmp_path):
+    out = tmp_path / "cvae"
+    code, stdout, stderr = run_main(["train", *SMALL, "--epochs", "1", "--latent-dim", "2", "--conditional", "--output", str(out)])
+    assert code == 0, stderr
+    assert "ConditionalVAE" in stdout
+    for name in ("model.keras", "metrics.json", "samples.png", "latent.png", "manifold.png"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "config.json").read_text())["model_class"] == "ConditionalVAE"
+    # evaluate passes the labels to a conditional model
+    code, stdout, stderr = run_main(["evaluate", str(out), "--data", SAMPLE, "--num-images", "32", "--num-samples", "3", "--json"])
+    assert code == 0, stderr
+    assert json.loads(stdout)["num_images"] == 32
+
+
+def test_module_entry_point(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
+    env.pop("MNIST_PATH", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "workshop", "train", *SMALL, "--epochs", "1", "--output", str(out)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "val_kl_loss:" in result.stdout  # Keras reports the epoch (verbose=2 when stdout is not a terminal)
+    assert f"saved to {out}" in result.stdout
+    for name in ("model.keras", "history.json", "config.json", "metrics.json", "curves.png", "samples.png"):
+        assert (out / name).is_file(), name
+    assert not (out / "latent.png").exists()  # only drawn for a 2-d latent space
