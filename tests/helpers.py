@@ -29,3 +29,25 @@ def run_python(code, timeout=300, env=None):
     if result.returncode != 0:
         raise AssertionError(f"subprocess failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result.stdout
+
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError("Exercise: replace this line with your code.")
+
+
+def assert_checker_contract(check, reference, mistakes, perturb):
+    """The contract every exercise checker keeps: the reference passes, the stub is 'not implemented',
+    each listed mistake (at least two) gets its own hint, and an unlisted wrong answer is 'wrong'."""
+
+    def run(fn):
+        return check(fn, verbose=False, strict=False)
+
+    assert run(reference).status == "passed"
+    assert run(_stub).status == "not_implemented"
+    assert len(mistakes) >= 2
+    for hint, wrong_fn in mistakes:
+        result = run(wrong_fn)
+        assert result.status == "mistake", (hint, result.message)
+        assert result.details["hint"] == hint
+    result = run(lambda *args, **kwargs: perturb(reference(*args, **kwargs)))
+    assert result.status == "wrong", result.message

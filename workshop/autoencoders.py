@@ -18,21 +18,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from workshop.validation import check_positive_int
+from workshop.validation import check_hidden_units, check_positive_int
 
 NUM_PIXELS = 28 * 28
-
-
-def _check_hidden_units(hidden_units):
-    if isinstance(hidden_units, (int, np.integer)) and not isinstance(hidden_units, bool):
-        hidden_units = (hidden_units,)
-    try:
-        units = tuple(hidden_units)
-    except TypeError:
-        raise ValueError(
-            f"Expected `hidden_units` to be a sequence of positive integers. Received: {hidden_units!r}"
-        ) from None
-    return tuple(check_positive_int(u, "hidden_units entry") for u in units)
 
 
 def build_encoder_decoder(code_dim, hidden_units=(256, 128), linear=False, input_dim=NUM_PIXELS):
@@ -64,7 +52,7 @@ def build_encoder_decoder(code_dim, hidden_units=(256, 128), linear=False, input
     """
     code_dim = check_positive_int(code_dim, "code_dim")
     input_dim = check_positive_int(input_dim, "input_dim")
-    hidden_units = _check_hidden_units(hidden_units)
+    hidden_units = check_hidden_units(hidden_units)
     activation = None if linear else "relu"
     dense = {"use_bias": not linear}
 

@@ -27,6 +27,7 @@ from workshop.validation import (
     IMAGE_SHAPE,
     NUM_PIXELS,
     check_choice,
+    check_hidden_units,
     check_images,
     check_labels,
     check_latent,
@@ -37,22 +38,10 @@ ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-def _check_hidden_units(hidden_units):
-    if isinstance(hidden_units, (int, np.integer)) and not isinstance(hidden_units, bool):
-        hidden_units = (hidden_units,)
-    try:
-        units = tuple(hidden_units)
-    except TypeError:
-        raise ValueError(f"Expected `hidden_units` to be a sequence of positive integers. Received: {hidden_units!r}") from None
-    for u in units:
-        check_positive_int(u, "hidden_units entry")
-    return tuple(int(u) for u in units)
-
-
 def _check_architecture(latent_dim, architecture, hidden_units):
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     check_choice(architecture, "architecture", ARCHITECTURES)
-    hidden_units = _check_hidden_units(hidden_units)
+    hidden_units = check_hidden_units(hidden_units)
     if architecture == "conv" and not hidden_units:
         raise ValueError("Expected at least one entry in `hidden_units` for architecture='conv'. Received: ()")
     return latent_dim, hidden_units

@@ -124,3 +124,14 @@ def check_choice(value, name, choices):
     if value not in choices:
         raise ValueError(f"Expected `{name}` to be one of {', '.join(repr(c) for c in choices)}. Received: {name}={value!r}")
     return value
+
+
+def check_hidden_units(hidden_units):
+    """Return hidden layer sizes as a tuple of positive ints (one int is accepted as a 1-tuple)."""
+    if isinstance(hidden_units, (int, np.integer)) and not isinstance(hidden_units, bool):
+        hidden_units = (hidden_units,)
+    try:
+        units = tuple(hidden_units)
+    except TypeError:
+        raise ValueError(f"Expected `hidden_units` to be a sequence of positive integers. Received: {hidden_units!r}") from None
+    return tuple(check_positive_int(u, "hidden_units entry") for u in units)
