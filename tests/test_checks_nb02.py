@@ -127,3 +127,15 @@ def test_encoder_decoder_wrong_code_size_and_wrong_return():
     assert result.status == "wrong" and "encoder output shape" in result.message
     result = run(nb02.check_build_encoder_decoder, lambda code_dim, hidden_units: student_encoder_decoder(code_dim, hidden_units)[0])
     assert result.status == "wrong" and "pair" in result.message
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_encoder_decoder_mistakes_are_recognised_whatever_the_initial_weights(seed):
+    # Regression: with all-positive probe images a fresh ReLU encoder could look linear,
+    # so a mistake was reported as a generic "wrong" answer depending on the global seed.
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    for hint, mistake in nb02.ENCODER_DECODER_MISTAKES:
+        result = run(nb02.check_build_encoder_decoder, mistake)
+        assert (result.status, result.details.get("hint")) == ("mistake", hint), result.message
