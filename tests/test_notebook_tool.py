@@ -386,3 +386,35 @@ def test_committed_notebooks_are_in_sync():
         pytest.skip("solutions/ has no notebooks yet")
     problems = tool.check(solutions, notebooks)
     assert problems == [], "\n".join(problems)
+
+
+def test_progress_bar_redraws_collapse_to_what_a_terminal_shows():
+    # Regression: `run` stored every redraw of Keras's progress bar (7,929 outputs, 5 MB for notebook 05).
+    from nbformat.v4 import new_output
+
+    from workshop.notebooks import collapse_progress_output, render_terminal
+
+    assert render_terminal("1/3 [==>.]\r2/3 [===>]\r3/3 [====] done\nnext") == "3/3 [====] done\nnext"
+    assert render_terminal("abc\x08\x08xy") == "axy"
+    outputs = [new_output("stream", name="stdout", text="Epoch 1/1\n"), new_output("stream", name="stdout", text="\r1/2 [=>.]"),
+               new_output("stream", name="stdout", text="\r2/2 [==] loss: 1.0\n"), new_output("stream", name="stderr", text="warn\n"),
+               new_output("execute_result", data={"text/plain": "3"}, execution_count=1)]
+    collapsed = collapse_progress_output(outputs)
+    assert [o["output_type"] for o in collapsed] == ["stream", "stream", "execute_result"]
+    assert collapsed[0]["text"] == "Epoch 1/1\n2/2 [==] loss: 1.0\n"
+    assert outputs[0]["text"] == "Epoch 1/1\n"  # the input list is not modified
+
+
+def test_built_notebooks_are_world_readable(tmp_path):
+    import stat
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from workshop import notebooks
+
+    solutions, students = tmp_path / "s", tmp_path / "n"
+    solutions.mkdir()
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 1")]), solutions / "01_a.ipynb")
+    notebooks.build(solutions, students)
+    assert stat.S_IMODE((students / "01_a.ipynb").stat().st_mode) == 0o644

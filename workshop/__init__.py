@@ -28,6 +28,7 @@ _LAZY = {
     "probability": "workshop.probability",
     "evaluation": "workshop.evaluation",
     "autoencoders": "workshop.autoencoders",
+    "pretrained": "workshop.pretrained",
 }
 
 __all__ = [

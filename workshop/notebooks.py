@@ -380,6 +380,8 @@ def _write_atomic(path, text):
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
+        # mkstemp makes the file private (0600); give it the usual mode for a shared repository.
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -649,8 +651,51 @@ def _execute(path, fast, timeout):
             f"{path}, cell {cell} (counting all cells from 1) failed: "
             f"{type(error).__name__}: {_last_line(error)}"
         ) from None
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = collapse_progress_output(cell.outputs)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     return nb
+
+
+def render_terminal(text):
+    """What a terminal shows for ``text``: a carriage return restarts the line, a backspace erases a character.
+
+    Keras's progress bar redraws itself this way; kept raw, one training cell stores
+    thousands of intermediate bars.
+    """
+    lines = []
+    for line in text.split("\n"):
+        shown = []
+        for ch in line:
+            if ch == "\x08":
+                if shown:
+                    shown.pop()
+            elif ch == "\r":
+                shown = []
+            else:
+                shown.append(ch)
+        lines.append("".join(shown))
+    return "\n".join(lines)
+
+
+def collapse_progress_output(outputs):
+    """Merge consecutive stream outputs of the same name and keep only what a terminal would show."""
+    merged = []
+    for output in outputs:
+        if (
+            output.get("output_type") == "stream"
+            and merged
+            and merged[-1].get("output_type") == "stream"
+            and merged[-1].get("name") == output.get("name")
+        ):
+            merged[-1]["text"] += output["text"]
+        else:
+            merged.append(copy.deepcopy(output))
+    for output in merged:
+        if output.get("output_type") == "stream" and ("\r" in output["text"] or "\x08" in output["text"]):
+            output["text"] = render_terminal(output["text"])
+    return merged
 
 
 def run(names=None, solutions_dir=None, fast=False, timeout=1800, stream=None):
