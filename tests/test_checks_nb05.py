@@ -1,0 +1,337 @@
+"""Tests for the checkers of notebook 05: each accepts the right answer and names the typical mistakes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+import workshop
+from workshop.checks import nb05
+
+QUIET = {"verbose": False, "strict": False}
+
+
+def expect_mistake(result, hint_start):
+    assert result.status == "mistake", result.message
+    assert result.details["hint"].startswith(hint_start), result.details["hint"]
+
+
+# --------------------------------------------------------------------- KL term
+def kl_right(z_mean, z_log_var):
+    return 0.5 * ops.sum(ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var, axis=-1)
+
+
+def kl_with_variance_as_exp_2_log_var(z_mean, z_log_var):
+    return 0.5 * ops.sum(ops.exp(2 * z_log_var) + z_mean**2 - 1.0 - 2 * z_log_var, axis=1)
+
+
+def kl_mean_over_dims(z_mean, z_log_var):
+    return -0.5 * ops.mean(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+
+
+def kl_no_half(z_mean, z_log_var):
+    return ops.sum(ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var, axis=-1)
+
+
+def kl_no_minus_one(z_mean, z_log_var):
+    return 0.5 * ops.sum(ops.exp(z_log_var) + ops.square(z_mean) - z_log_var, axis=-1)
+
+
+def test_kl_right_answers_pass():
+    assert nb05.check_kl_to_standard_normal(kl_right, **QUIET).passed
+    # the textbook form -1/2 sum(1 + log s^2 - mu^2 - s^2) is the same thing
+    textbook = lambda z_mean, z_log_var: -0.5 * ops.sum(1 + z_log_var - z_mean**2 - ops.exp(z_log_var), axis=-1)  # noqa: E731
+    assert nb05.check_kl_to_standard_normal(textbook, **QUIET).passed
+
+
+def test_kl_reference_is_the_numpy_closed_form():
+    # The checker's reference is the package's keras.ops loss; pin it to the float64 NumPy teaching version.
+    rng = np.random.default_rng(1)
+    mu, log_var = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+    expected = workshop.probability.kl_to_standard_normal(mu, log_var, axis=-1)
+    received = ops.convert_to_numpy(nb05._kl_reference(ops.convert_to_tensor(mu), ops.convert_to_tensor(log_var)))
+    np.testing.assert_allclose(received, expected, rtol=1e-5)
+
+
+def test_kl_stub_is_not_implemented():
+    def stub(z_mean, z_log_var):
+        raise NotImplementedError("Exercise kl_to_standard_normal: write the closed form.")
+
+    assert nb05.check_kl_to_standard_normal(stub, **QUIET).status == "not_implemented"
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (kl_with_variance_as_exp_2_log_var, "looks like you treated z_log_var as log(sigma)"),
+        (kl_mean_over_dims, "you averaged over the latent dimensions"),
+        (kl_no_half, "the factor 1/2"),
+        (kl_no_minus_one, "the -1 inside the bracket"),
+    ],
+)
+def test_kl_mistakes_get_their_hint(wrong, hint):
+    expect_mistake(nb05.check_kl_to_standard_normal(wrong, **QUIET), hint)
+
+
+def test_kl_other_wrong_answers():
+    result = nb05.check_kl_to_standard_normal(lambda m, v: kl_right(m, v) + 0.1, **QUIET)
+    assert result.status == "wrong"
+    summed_over_everything = lambda m, v: ops.sum(kl_right(m, v))  # noqa: E731
+    result = nb05.check_kl_to_standard_normal(summed_over_everything, **QUIET)
+    assert result.status == "wrong" and "shape mismatch" in result.message
+
+
+# ---------------------------------------------------------- Bernoulli NLL term
+def _flat(x, logits):
+    return (
+        ops.reshape(ops.cast(x, "float32"), (ops.shape(x)[0], -1)),
+        ops.reshape(logits, (ops.shape(logits)[0], -1)),
+    )
+
+
+def nll_right(x, logits):
+    x, logits = _flat(x, logits)
+    return ops.sum(ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits))), axis=-1)
+
+
+def nll_softplus(x, logits):
+    x, logits = _flat(x, logits)
+    return ops.sum(ops.softplus(logits) - x * logits, axis=-1)
+
+
+def nll_naive(x, logits):
+    x, logits = _flat(x, logits)
+    p = ops.sigmoid(logits)
+    return -ops.sum(x * ops.log(p) + (1 - x) * ops.log(1 - p), axis=-1)
+
+
+def nll_keras_bce_summed(x, logits):
+    # probabilities passed where logits belong: Keras clips them to [1e-7, 1 - 1e-7]
+    x, logits = _flat(x, logits)
+    per_pixel = keras.losses.binary_crossentropy(x[..., None], logits[..., None])
+    return ops.sum(per_pixel, axis=-1)
+
+
+def nll_mean(x, logits):
+    x, logits = _flat(x, logits)
+    return ops.mean(ops.softplus(logits) - x * logits, axis=-1)
+
+
+def nll_log_likelihood(x, logits):
+    return -nll_right(x, logits)
+
+
+def test_nll_right_answers_pass():
+    assert nb05.check_bernoulli_nll_from_logits(nll_right, **QUIET).passed
+    assert nb05.check_bernoulli_nll_from_logits(nll_softplus, **QUIET).passed
+
+
+def test_nll_cases_include_extreme_logits_where_the_naive_form_breaks():
+    x, logits = nb05._nll_cases()[-1]
+    assert float(ops.max(ops.abs(logits))) >= 100
+    assert not np.all(np.isfinite(ops.convert_to_numpy(nll_naive(x, logits))))
+    expected = ops.convert_to_numpy(nb05._nll_reference(x, logits))
+    assert np.all(np.isfinite(expected)) and expected.max() > 100  # a confidently wrong pixel costs 100 nats
+
+
+def test_nll_stub_is_not_implemented():
+    def stub(x, logits):
+        raise NotImplementedError("Exercise bernoulli_nll_from_logits: use the stable form.")
+
+    assert nb05.check_bernoulli_nll_from_logits(stub, **QUIET).status == "not_implemented"
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (nll_naive, "you got inf or nan at large logits"),
+        (nll_keras_bce_summed, "the decoder returns logits, not probabilities (clipping"),
+        (nll_mean, "you averaged over the pixels"),
+        (nll_log_likelihood, "the sign is flipped"),
+    ],
+)
+def test_nll_mistakes_get_their_hint(wrong, hint):
+    expect_mistake(nb05.check_bernoulli_nll_from_logits(wrong, **QUIET), hint)
+
+
+def test_nll_epsilon_and_raw_probability_variants_are_named():
+    def with_epsilon(x, logits):
+        x, logits = _flat(x, logits)
+        p = ops.sigmoid(logits)
+        return -ops.sum(x * ops.log(p + 1e-7) + (1 - x) * ops.log(1 - p + 1e-7), axis=-1)
+
+    def logits_as_probabilities(x, logits):
+        x, logits = _flat(x, logits)
+        return -ops.sum(x * ops.log(logits) + (1 - x) * ops.log(1 - logits), axis=-1)
+
+    expect_mistake(nb05.check_bernoulli_nll_from_logits(with_epsilon, **QUIET), "a small epsilon")
+    expect_mistake(nb05.check_bernoulli_nll_from_logits(logits_as_probabilities, **QUIET), "the decoder returns logits")
+
+
+def test_nll_other_wrong_answer():
+    result = nb05.check_bernoulli_nll_from_logits(lambda x, l: 1.01 * nll_right(x, l), **QUIET)
+    assert result.status == "wrong"
+
+
+# -------------------------------------------------------------- reparameterize
+def test_reparameterize_checker():
+    right = lambda z_mean, z_log_var, eps: z_mean + ops.exp(0.5 * z_log_var) * eps  # noqa: E731
+    assert nb05.check_reparameterize(right, **QUIET).passed
+    sqrt_form = lambda z_mean, z_log_var, eps: z_mean + ops.sqrt(ops.exp(z_log_var)) * eps  # noqa: E731
+    assert nb05.check_reparameterize(sqrt_form, **QUIET).passed
+
+    def stub(z_mean, z_log_var, eps):
+        raise NotImplementedError("Exercise reparameterize: shift and scale eps.")
+
+    assert nb05.check_reparameterize(stub, **QUIET).status == "not_implemented"
+    expect_mistake(
+        nb05.check_reparameterize(lambda z_mean, z_log_var, eps: z_mean + ops.exp(z_log_var) * eps, **QUIET), "exp(z_log_var) is the variance"
+    )
+    expect_mistake(nb05.check_reparameterize(lambda z_mean, z_log_var, eps: ops.exp(z_log_var / 2) * eps, **QUIET), "the mean is missing")
+    assert nb05.check_reparameterize(lambda z_mean, z_log_var, eps: z_mean - ops.exp(z_log_var / 2) * eps, **QUIET).status == "wrong"
+
+
+# ------------------------------------------------------------------ train_step
+class RightVAE(workshop.VAE):
+    """What the notebook asks for: the student's own loss terms under a GradientTape."""
+
+    kl_weight = "beta"
+    reconstruction_reduce = "sum"
+    apply_gradients = True
+    update_metrics = True
+    tape_around_forward_pass = True
+
+    def _forward(self, x):
+        z_mean, z_log_var = self.encoder(x, training=True)
+        eps = keras.random.normal(ops.shape(z_mean), seed=self.sampling.seed_generator)
+        z = z_mean + ops.exp(0.5 * z_log_var) * eps
+        logits = self.decoder(z, training=True)
+        per_image = nll_right(x, logits) if self.reconstruction_reduce == "sum" else nll_mean(x, logits)
+        reconstruction_loss = ops.mean(per_image)
+        kl_loss = ops.mean(kl_right(z_mean, z_log_var))
+        weight = {"beta": self.beta, "one": 1.0, "none": 0.0}[self.kl_weight]
+        return reconstruction_loss + weight * kl_loss, reconstruction_loss, kl_loss
+
+    def train_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x = ops.cast(x, "float32")
+        if self.tape_around_forward_pass:
+            with tf.GradientTape() as tape:
+                loss, reconstruction_loss, kl_loss = self._forward(x)
+        else:
+            with tf.GradientTape() as tape:
+                pass
+            loss, reconstruction_loss, kl_loss = self._forward(x)
+        grads = tape.gradient(loss, self.trainable_weights)
+        if self.apply_gradients:
+            self.optimizer.apply(grads, self.trainable_weights)
+        if not self.update_metrics:
+            return {"loss": loss, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+        self.kl_loss_tracker.update_state(kl_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class UsesSamplingLayerVAE(RightVAE):
+    def _forward(self, x):
+        z_mean, z_log_var = self.encoder(x, training=True)
+        logits = self.decoder(self.sampling([z_mean, z_log_var]), training=True)
+        reconstruction_loss = ops.mean(nll_softplus(x, logits))
+        kl_loss = ops.mean(kl_right(z_mean, z_log_var))
+        return reconstruction_loss + self.beta * kl_loss, reconstruction_loss, kl_loss
+
+
+class NoKLVAE(RightVAE):
+    kl_weight = "none"
+
+
+class FixedKLWeightVAE(RightVAE):
+    kl_weight = "one"
+
+
+class PixelMeanVAE(RightVAE):
+    reconstruction_reduce = "mean"
+
+
+class ForgotToApplyVAE(RightVAE):
+    apply_gradients = False
+
+
+class TapeOutsideVAE(RightVAE):
+    tape_around_forward_pass = False
+
+
+class NoMetricUpdatesVAE(RightVAE):
+    update_metrics = False
+
+
+class StubVAE(workshop.VAE):
+    def train_step(self, data):
+        raise NotImplementedError("Exercise StudentVAE.train_step: compute the loss under a GradientTape.")
+
+
+def test_train_step_right_answers_pass():
+    assert nb05.check_train_step(RightVAE, **QUIET).passed
+    assert nb05.check_train_step(UsesSamplingLayerVAE, **QUIET).passed
+
+
+def test_train_step_stub_or_nothing_overridden_is_not_implemented():
+    assert nb05.check_train_step(StubVAE, **QUIET).status == "not_implemented"
+
+    class NothingYet(workshop.VAE):
+        pass
+
+    assert nb05.check_train_step(NothingYet, **QUIET).status == "not_implemented"
+
+
+@pytest.mark.parametrize(
+    "student_class, hint",
+    [
+        (NoKLVAE, "the KL term is missing"),
+        (FixedKLWeightVAE, "the KL weight should be self.beta"),
+        (PixelMeanVAE, "the reconstruction loss is averaged over pixels"),
+        (ForgotToApplyVAE, "the weights did not change"),
+        (TapeOutsideVAE, "the weights did not change"),
+        (NoMetricUpdatesVAE, "the gradient step is right, but the metric trackers"),
+    ],
+)
+def test_train_step_mistakes_get_their_hint(student_class, hint):
+    expect_mistake(nb05.check_train_step(student_class, **QUIET), hint)
+
+
+def test_train_step_other_wrong_answers():
+    class DoubledLoss(RightVAE):
+        def _forward(self, x):
+            loss, reconstruction_loss, kl_loss = super()._forward(x)
+            return 2.0 * loss, reconstruction_loss, kl_loss
+
+    result = nb05.check_train_step(DoubledLoss, **QUIET)
+    assert result.status == "wrong" and "weight updates differ" in result.message
+
+    class ReturnsTheLossOnly(RightVAE):
+        def train_step(self, data):
+            return super().train_step(data)["loss"]
+
+    result = nb05.check_train_step(ReturnsTheLossOnly, **QUIET)
+    assert result.status == "wrong" and "should return a dict" in result.message
+
+    result = nb05.check_train_step(RightVAE(latent_dim=2), **QUIET)
+    assert result.status == "error" and "Expected the class StudentVAE" in result.message
+
+
+def test_fixed_noise_repeats_draws_and_restores_keras():
+    original = keras.random.normal
+    with nb05.fixed_noise():
+        a = keras.random.normal((3, 2), seed=keras.random.SeedGenerator(1))
+        b = keras.random.normal((3, 2), seed=keras.random.SeedGenerator(2))
+    assert keras.random.normal is original
+    np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
+
+
+def test_mistake_variants_are_built_on_a_step_equal_to_the_package_step():
+    # Each typical mistake is the reference step with one change; unchanged, it must be the package's step.
+    for beta in (1.0, 0.5):
+        ok, reason = nb05._compare_steps(nb05._variant_step(beta), nb05._reference_step(beta))
+        assert ok, reason

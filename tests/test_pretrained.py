@@ -1,0 +1,95 @@
+"""The shipped pretrained weights load in one line and reproduce their recorded test -ELBO."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers import SAMPLE
+from workshop import pretrained
+
+SHIPPED = ("vae_mnist_z20", "vae_mnist_z2")
+TOLERANCE = 0.5  # nats per image
+
+
+def _full_mnist_path():
+    """The full MNIST, if this machine has it without a download; else None."""
+    candidates = [os.environ.get("MNIST_PATH"), Path.home() / ".keras" / "datasets" / "mnist.npz"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return str(candidate)
+    return None
+
+
+@pytest.fixture(scope="module")
+def test_sets():
+    """Fixed-binarized test images: the full set when present, and always the shipped sample's."""
+    sample, _ = pretrained._test_images(SAMPLE)
+    path = _full_mnist_path()
+    full = pretrained._test_images(path)[0] if path else None
+    return {"full": full, "sample": sample}
+
+
+def test_both_models_are_shipped_small_and_in_float16():
+    assert set(SHIPPED) <= set(pretrained.available())
+    total = 0
+    for name in SHIPPED:
+        meta = pretrained.describe(name)
+        weights = pretrained.PRETRAINED_DIR / meta["weights"]["file"]
+        total += weights.stat().st_size
+        with np.load(weights) as archive:
+            assert {archive[k].dtype for k in archive.files} == {np.dtype("float16")}
+        assert meta["training"]["command"].startswith("python -m workshop train")
+    assert total < 6e6, f"the shipped weights take {total / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("name, latent_dim", [("vae_mnist_z20", 20), ("vae_mnist_z2", 2)])
+def test_shipped_weights_reproduce_their_recorded_test_elbo(name, latent_dim, test_sets):
+    model = pretrained.load_pretrained(name)
+    assert model.latent_dim == latent_dim
+    recorded = pretrained.describe(name)["test"]
+    which = "full" if test_sets["full"] is not None else "sample"
+    x = test_sets[which]
+    assert len(x) == recorded[which]["num_images"]
+    measured = pretrained.test_elbo(model, x)
+    assert abs(measured - recorded[which]["neg_elbo"]) < TOLERANCE, (which, measured, recorded[which])
+    # a trained model, not an untrained one (which scores about 540 nats)
+    assert measured < (110 if latent_dim == 20 else 150)
+
+
+def test_unknown_name_is_a_value_error():
+    with pytest.raises(ValueError, match=r"Expected the name of a pretrained model, one of \[.*vae_mnist_z2.*\]"):
+        pretrained.load_pretrained("vae_mnist_z3")
+
+
+def test_export_round_trip_from_a_run_folder(tmp_path):
+    # A tiny stand-in for `python -m workshop train`: a model.keras and config.json in a run folder.
+    import keras
+
+    from workshop.models import VAE
+
+    run = tmp_path / "run"
+    run.mkdir()
+    model = VAE(latent_dim=3, hidden_units=(16,), seed=1)
+    model.save(run / "model.keras")
+    arguments = {"latent_dim": 3, "hidden_units": [16], "epochs": 1, "output": str(run), "quiet": True}
+    (run / "config.json").write_text(json.dumps({"arguments": arguments, "epochs_completed": 1}))
+    with np.load(SAMPLE) as data:  # a small "full" MNIST file in Keras's layout
+        arrays = {k: data[k][:64] for k in ("x_train", "y_train", "x_test", "y_test")}
+    np.savez(tmp_path / "mnist.npz", **arrays)
+
+    meta = pretrained.export(run, "tiny", output_dir=tmp_path / "out", data=tmp_path / "mnist.npz")
+    assert meta["training"]["command"] == "python -m workshop train --latent-dim 3 --hidden-units 16 --epochs 1"
+    loaded = pretrained.load_pretrained("tiny", directory=tmp_path / "out")
+    for original, restored in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(restored, original.astype("float16").astype("float32"))
+    x, _ = pretrained._test_images(tmp_path / "mnist.npz")
+    assert pretrained.test_elbo(loaded, x) == pytest.approx(meta["test"]["full"]["neg_elbo"], abs=1e-3)
+    assert isinstance(keras.saving.load_model(run / "model.keras", compile=False), VAE)
+
+    with pytest.raises(FileNotFoundError, match="model.keras"):
+        pretrained.export(tmp_path / "out", "tiny2", output_dir=tmp_path / "out")
+    with pytest.raises(ValueError, match="letters, digits and underscores"):
+        pretrained.export(run, "bad name", output_dir=tmp_path / "out")
