@@ -194,3 +194,14 @@ def test_module_entry_point(tmp_path):
     for name in ("model.keras", "history.json", "config.json", "metrics.json", "curves.png", "samples.png"):
         assert (out / name).is_file(), name
     assert not (out / "latent.png").exists()  # only drawn for a 2-d latent space
+
+
+def test_bad_argument_from_the_shell_prints_exactly_one_line(tmp_path):
+    # Regression: TensorFlow's C++ start-up lines (cudart_stub ...) surrounded the one-line error.
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "WORKSHOP_TF_STDERR")}
+    result = subprocess.run(
+        [sys.executable, "-m", "workshop", "train", "--latent-dim", "0"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: argument --latent-dim: expected an integer >= 1. Received: '0'"]
