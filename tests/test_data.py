@@ -124,3 +124,16 @@ def test_bad_arguments(kwargs, match):
 def test_no_ssl_verification_is_switched_off():
     source = (data.SAMPLE_PATH.parent / "__init__.py").read_text()
     assert "CERT_NONE" not in source and "verify=False" not in source and "_create_unverified_context" not in source
+
+
+def test_random_binarization_of_the_test_set_does_not_depend_on_the_training_subset(tmp_path):
+    """Regression: train and test were drawn from one stream, so fast mode saw another test set."""
+    path = write_npz(tmp_path / "m.npz")
+    _, (full_test, _) = load_mnist(path, binarize="random")
+    _, (fast_test, _) = load_mnist(path, binarize="random", num_train=3)
+    _, (first_test, _) = load_mnist(path, binarize="random", num_train=7, num_test=4)
+    np.testing.assert_array_equal(full_test, fast_test)
+    np.testing.assert_array_equal(full_test[:4], first_test)
+    (train_a, _), _ = load_mnist(path, binarize="random", num_test=2)
+    (train_b, _), _ = load_mnist(path, binarize="random")
+    np.testing.assert_array_equal(train_a, train_b)

@@ -124,7 +124,9 @@ def load_mnist(
             Keras's loader, then the shipped sample.
         binarize: ``None`` (grey levels), ``"threshold"`` (pixel > ``threshold``)
             or ``"random"`` (each pixel drawn once as Bernoulli(grey level) with
-            ``seed``: the fixed stochastic binarization used in the VAE literature).
+            ``seed``: the fixed stochastic binarization used in the VAE literature;
+            train and test use separate streams, so the test set never depends on
+            ``num_train``).
         flatten: return images as (N, 784) instead of (N, 28, 28, 1).
         threshold: the cut-off for ``binarize="threshold"``.
         seed: the seed of ``binarize="random"``.
@@ -147,9 +149,12 @@ def load_mnist(
     ((x_train, y_train), (x_test, y_test)), info = locate_mnist(path)
     x_train, y_train = x_train[:num_train], y_train[:num_train]
     x_test, y_test = x_test[:num_test], y_test[:num_test]
-    rng = np.random.default_rng(seed)
+    # Train and test are binarized from two independent streams of one seed, so the
+    # binarized test set is the same whatever `num_train` (fast or full mode) and
+    # its first k images are the same whatever `num_test`.
+    streams = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2)]
     out = []
-    for x in (x_train, x_test):
+    for x, rng in zip((x_train, x_test), streams):
         x = x.astype("float32") / 255.0
         if binarize == "threshold":
             x = (x > threshold).astype("float32")
