@@ -5,7 +5,7 @@ Notebooks import what they need from here::
     from workshop import VAE, load_mnist, seed_everything
 
 Importing the package registers the Keras classes (``VAE``, ``ConditionalVAE``,
-``Sampling``), so ``keras.models.load_model("model.keras")`` works after a plain
+``MixturePriorVAE``, ``Sampling``), so ``keras.models.load_model("model.keras")`` works after a plain
 ``import workshop`` in a new process. The submodules ``plots``, ``checks``,
 ``probability`` and ``evaluation`` load on first use.
 """
@@ -19,6 +19,7 @@ quiet_tensorflow()
 from workshop.data import load_mnist  # noqa: E402
 from workshop.layers import Sampling  # noqa: E402
 from workshop.models import VAE, ConditionalVAE, build_decoder, build_encoder  # noqa: E402
+from workshop.mixture import MixturePrior, MixturePriorVAE  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -29,11 +30,14 @@ _LAZY = {
     "evaluation": "workshop.evaluation",
     "autoencoders": "workshop.autoencoders",
     "pretrained": "workshop.pretrained",
+    "clustering": "workshop.clustering",
 }
 
 __all__ = [
     "VAE",
     "ConditionalVAE",
+    "MixturePrior",
+    "MixturePriorVAE",
     "Sampling",
     "build_encoder",
     "build_decoder",
