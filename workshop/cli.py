@@ -315,6 +315,8 @@ def _one_line(error):
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, turned into the same clean stop as Ctrl-C."""
 
+    signum = signal.SIGTERM
+
 
 def _on_sigterm(signum, frame):
     raise _Terminated()
@@ -342,22 +344,21 @@ def main(argv=None):
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: leave SIGTERM alone
         pass
-    interrupted_by = None
     try:
         return COMMANDS[args.command](args)
     except TrainingInterrupted as stop:
-        interrupted_by = stop.__context__ if isinstance(stop.__context__, _Terminated) else None
+        terminated = isinstance(stop.__context__, _Terminated)
         done, out = stop.epochs_completed, stop.output_dir
-        what = "terminated (SIGTERM)" if isinstance(stop.__context__, _Terminated) else "interrupted"
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
         if done == 0:
             print(f"error: {what} before the first epoch ended; nothing trained was saved in {out}", file=sys.stderr)
         else:
             print(f"error: {what} after {done} epoch{'s' if done != 1 else ''}; saved to {out}", file=sys.stderr)
-        return 128 + signal.SIGTERM if interrupted_by is not None else INTERRUPTED
-    except KeyboardInterrupt as stop:
-        terminated = isinstance(stop, _Terminated)
-        print(f"error: {'terminated (SIGTERM)' if terminated else 'interrupted'}", file=sys.stderr)
         return 128 + signal.SIGTERM if terminated else INTERRUPTED
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"error: {'terminated (SIGTERM)' if signum == signal.SIGTERM else 'interrupted'}", file=sys.stderr)
+        return 128 + int(signum)
     except (ValueError, OSError, TrainingDivergedError, RuntimeError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return FAILURE

@@ -379,6 +379,8 @@ class VAE(keras.Model):
         initial_epoch = check_positive_int(kwargs.pop("initial_epoch", 0), "initial_epoch", minimum=0)
         if initial_epoch >= epochs:
             raise ValueError(f"Expected `initial_epoch` < `epochs`. Received: initial_epoch={initial_epoch}, epochs={epochs}")
+        if hasattr(x, "element_spec"):
+            kwargs.setdefault("shuffle", False)  # Keras cannot shuffle a dataset; shuffle it with .shuffle()
         x, y = self._prepare(x, y)
         if validation_data is not None:
             validation_data = self._prepare_validation(validation_data)

@@ -14,6 +14,14 @@ class NotebookRunError(RuntimeError):
     """A solution notebook that failed (or timed out) while being executed."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a run; the kernel was shut down. ``signum`` says which."""
+
+    def __init__(self, signum):
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
 def _select(names, solution_paths):
     if not names:
         return list(solution_paths)
@@ -62,6 +70,43 @@ def _last_line(text):
     return re.sub(r"\x1b\[[0-9;]*m", "", lines[-1]) if lines else "unknown error"
 
 
+def _client_class():
+    """nbclient's NotebookClient, remembering which signal (SIGINT, SIGTERM) made it shut the kernel down.
+
+    While a notebook runs, nbclient's event loop takes SIGINT and SIGTERM and
+    shuts the kernel down, which ends the run with a DeadKernelError; this
+    subclass records the signal so that the run reports an interruption instead.
+    """
+    import asyncio
+    from contextlib import asynccontextmanager
+
+    from nbclient import NotebookClient
+
+    class Client(NotebookClient):
+        received_signal = None
+
+        @asynccontextmanager
+        async def async_setup_kernel(self, **kwargs):
+            loop = asyncio.get_event_loop()
+            add = loop.add_signal_handler
+
+            def add_recording(signum, callback, *args):
+                def record(*a):
+                    self.received_signal = signum
+                    return callback(*a)
+
+                return add(signum, record, *args)
+
+            loop.add_signal_handler = add_recording
+            try:
+                async with super().async_setup_kernel(**kwargs):
+                    yield
+            finally:
+                del loop.add_signal_handler
+
+    return Client
+
+
 def _kill(pid):
     """Make sure the kernel this run started is gone (SIGKILL to its process id)."""
     if pid is None:
@@ -86,9 +131,6 @@ def _execute(path, fast, timeout):
     that runs past ``timeout`` seconds, or a KeyboardInterrupt (Ctrl-C or, from
     the command line, SIGTERM).
     """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
-
     nb = read(path)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -106,7 +148,7 @@ def _execute(path, fast, timeout):
     env["WORKSHOP_FAST"] = "1" if fast else "0"
     env["WORKSHOP_STRICT_CHECKS"] = "1"
     env.pop("MPLBACKEND", None)  # let ipykernel pick the inline backend so figures are kept
-    client = NotebookClient(
+    client = _client_class()(
         nb,
         timeout=timeout,
         km=km,
@@ -122,6 +164,26 @@ def _execute(path, fast, timeout):
 
     try:
         client.execute(env=env)
+    except Exception as error:
+        if client.received_signal is not None:
+            raise RunInterrupted(client.received_signal) from None
+        _raise_run_error(error, where, timeout)
+    finally:
+        _kill(state["pid"])
+    if client.received_signal is not None:
+        raise RunInterrupted(client.received_signal)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = collapse_progress_output(cell.outputs)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    return nb
+
+
+def _raise_run_error(error, where, timeout):
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    try:
+        raise error
     except CellTimeoutError:
         raise NotebookRunError(f"{where()} timed out: still running after {timeout} s (--timeout)") from None
     except CellExecutionError as error:
@@ -129,13 +191,6 @@ def _execute(path, fast, timeout):
         raise NotebookRunError(f"{where()} failed: {_last_line(detail)}") from None
     except Exception as error:  # a dead kernel, a kernel that will not start
         raise NotebookRunError(f"{where()} failed: {type(error).__name__}: {_last_line(error)}") from None
-    finally:
-        _kill(state["pid"])
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = collapse_progress_output(cell.outputs)
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    return nb
 
 
 def render_terminal(text):
@@ -215,6 +270,9 @@ def run(names=None, solutions_dir=None, fast=False, timeout=1800, stream=None):
             nb = _execute(path, fast=fast, timeout=timeout)
         except NotebookRunError:
             print("FAILED", file=stream, flush=True)
+            raise
+        except KeyboardInterrupt:
+            print("stopped", file=stream, flush=True)
             raise
         write(path, nb)
         print(f"ok in {time.perf_counter() - start:.1f} s", file=stream, flush=True)
