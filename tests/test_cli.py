@@ -44,8 +44,17 @@ def run_dir(tmp_path_factory):
 
 def test_train_writes_the_run_folder(run_dir):
     out, stdout = run_dir
-    for name in ("model.keras", "history.json", "config.json", "metrics.json", "curves.png",
-                 "reconstructions.png", "samples.png", "latent.png", "manifold.png"):
+    for name in (
+        "model.keras",
+        "history.json",
+        "config.json",
+        "metrics.json",
+        "curves.png",
+        "reconstructions.png",
+        "samples.png",
+        "latent.png",
+        "manifold.png",
+    ):
         assert (out / name).is_file(), name
         assert (out / name).stat().st_size > 0, name
     assert not [p.name for p in out.iterdir() if ".tmp" in p.name]
@@ -202,7 +211,11 @@ def test_module_entry_point(tmp_path):
     env.pop("MNIST_PATH", None)
     result = subprocess.run(
         [sys.executable, "-m", "workshop", "train", *SMALL, "--epochs", "1", "--output", str(out)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
@@ -218,7 +231,11 @@ def test_bad_argument_from_the_shell_prints_exactly_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "WORKSHOP_TF_STDERR")}
     result = subprocess.run(
         [sys.executable, "-m", "workshop", "train", "--latent-dim", "0"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["error: argument --latent-dim: expected an integer >= 1. Received: '0'"]
@@ -235,7 +252,9 @@ def _strict_json(path):
 
 
 def test_train_and_evaluate_is_callable_from_python(tmp_path):
-    config = TrainingConfig(data=SAMPLE, num_train=128, hidden_units=(32,), latent_dim=2, epochs=1, jit=False, eval_images=16, eval_samples=2)
+    config = TrainingConfig(
+        data=SAMPLE, num_train=128, hidden_units=(32,), latent_dim=2, epochs=1, jit=False, eval_images=16, eval_samples=2
+    )
     result = training.train_and_evaluate(config, tmp_path / "run", quiet=True)
     assert result.output_dir == tmp_path / "run"
     assert 0 < result.metrics["neg_elbo"] < 784 * 0.7
@@ -313,7 +332,11 @@ def test_sigterm_to_train_is_handled_like_ctrl_c(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
     process = subprocess.Popen(
         [sys.executable, "-m", "workshop", "train", *SMALL, "--epochs", "100000", "--no-jit", "--quiet", "--output", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     try:
         deadline = time.monotonic() + 240

@@ -1,12 +1,10 @@
 """The MNIST loader: explicit files, MNIST_PATH, Keras, the shipped sample, and bad files. Never the network."""
 
-import zipfile
-
 import numpy as np
 import pytest
+from helpers import SAMPLE
 
 import workshop.data as data
-from helpers import SAMPLE
 from workshop import load_mnist
 
 

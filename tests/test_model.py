@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import run_python, sample_images
 from keras import ops
 
-from helpers import run_python, sample_images
 from workshop import VAE, ConditionalVAE, Sampling, build_decoder, build_encoder
 
 SMALL = dict(latent_dim=2, hidden_units=(32,))
@@ -46,8 +46,8 @@ def test_builders_shapes(architecture, latent_dim):
 def test_mlp_decoder_mirrors_encoder():
     enc = build_encoder(20, hidden_units=(512, 256))
     dec = build_decoder(20, hidden_units=(512, 256))
-    assert [l.units for l in enc.layers if l.name.startswith("hidden")] == [512, 256]
-    assert [l.units for l in dec.layers if l.name.startswith("hidden")] == [256, 512]
+    assert [layer.units for layer in enc.layers if l.name.startswith("hidden")] == [512, 256]
+    assert [layer.units for layer in dec.layers if l.name.startswith("hidden")] == [256, 512]
 
 
 # ------------------------------------------------------------------ training
@@ -189,7 +189,7 @@ def test_keras_round_trip_in_a_new_process(tmp_path, trained):
 import json, keras, numpy as np
 import workshop
 m = keras.models.load_model(r"{path}")
-zm, zl = m.encode(np.load(r"{tmp_path / 'x.npy'}"))
+zm, zl = m.encode(np.load(r"{tmp_path / "x.npy"}"))
 print(json.dumps({{"cls": type(m).__name__, "latent": m.latent_dim, "mean": zm.tolist(), "log_var": zl.tolist()}}))
 """
     )
@@ -304,7 +304,12 @@ def test_bad_constructor_arguments(kwargs, match):
 def test_bad_images_are_rejected_everywhere(x, match):
     model = VAE(**SMALL)
     model.compile(jit_compile=False)
-    for call in (lambda: model.fit(x, epochs=1, verbose=0), lambda: model.evaluate(x, verbose=0), lambda: model.encode(x), lambda: model.elbo(x)):
+    for call in (
+        lambda: model.fit(x, epochs=1, verbose=0),
+        lambda: model.evaluate(x, verbose=0),
+        lambda: model.encode(x),
+        lambda: model.elbo(x),
+    ):
         with pytest.raises(ValueError, match=match):
             call()
     with pytest.raises(ValueError, match="validation_data"):
@@ -345,7 +350,11 @@ def _dataset(x, labels=None, batch=8):
     "make, method, match",
     [
         (lambda: np.full((16, 28, 28, 1), 200, "uint8"), "fit", r"pixel values in \[0, 1\].*0-255.*max=200"),
-        (lambda: np.where(np.arange(16)[:, None, None, None] == 12, np.nan, 0.5).astype("float32") * np.ones((16, 28, 28, 1), "float32"), "evaluate", "finite"),
+        (
+            lambda: np.where(np.arange(16)[:, None, None, None] == 12, np.nan, 0.5).astype("float32") * np.ones((16, 28, 28, 1), "float32"),
+            "evaluate",
+            "finite",
+        ),
         (lambda: np.full((16, 28, 28), 2.0, "float32"), "predict", r"pixel values in \[0, 1\].*max=2"),
     ],
     ids=["raw 0-255 pixels in fit", "a NaN batch in evaluate", "values above 1 in predict"],
@@ -463,7 +472,11 @@ def test_other_bad_api_calls_name_the_argument():
 def test_vae_and_conditional_vae_sample_take_the_same_argument_order():
     import inspect
 
-    assert list(inspect.signature(VAE.sample).parameters) == list(inspect.signature(ConditionalVAE.sample).parameters) == ["self", "n", "labels", "seed"]
+    assert (
+        list(inspect.signature(VAE.sample).parameters)
+        == list(inspect.signature(ConditionalVAE.sample).parameters)
+        == ["self", "n", "labels", "seed"]
+    )
     model = VAE(**SMALL, seed=0)
     np.testing.assert_array_equal(model.sample(3, seed=5), model.sample(3, None, 5))
     with pytest.raises(ValueError, match="did you mean seed=5"):

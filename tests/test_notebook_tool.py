@@ -103,11 +103,7 @@ def test_function_region_becomes_a_named_stub_at_the_marker_indentation():
     source = _code(student, 1)
     assert "variance_term" not in source and "1.2345" not in source
     assert "SOLUTION" not in source
-    assert (
-        '    # YOUR CODE HERE\n'
-        '    raise NotImplementedError("Exercise kl_gaussians: use the closed form derived above.")'
-        in source
-    )
+    assert '    # YOUR CODE HERE\n    raise NotImplementedError("Exercise kl_gaussians: use the closed form derived above.")' in source
     assert '        raise NotImplementedError("Exercise Sampling.call: ' in source
     # The stub raises when called, not when the cell runs.
     namespace = {}
@@ -125,8 +121,7 @@ def test_top_level_region_uses_the_exercise_comment_and_default_instruction():
         "%matplotlib inline",
         "# EXERCISE: posterior_mean",
         "# YOUR CODE HERE",
-        'raise NotImplementedError("Exercise posterior_mean: replace this line with your code '
-        '(see the instructions above).")',
+        'raise NotImplementedError("Exercise posterior_mean: replace this line with your code (see the instructions above).")',
         "print(posterior_mean)",
     ]
 
@@ -162,8 +157,7 @@ def test_student_notebook_is_clean_and_input_is_not_modified():
 @pytest.mark.parametrize(
     "source, cell_type, expected",
     [
-        ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n",
-         "code", "nested"),
+        ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n", "code", "nested"),
         ("def f():\n    return 1\n    ### END SOLUTION\n", "code", "without a BEGIN"),
         ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "code", "unclosed"),
         ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", "code", "outside an exercise"),
@@ -221,8 +215,7 @@ def test_failed_build_leaves_every_existing_file_untouched(repo):
     changed = _solution_notebook()
     changed.cells[0].source = "# 01. A changed title"
     _write(changed, solutions / "01_toy.ipynb")
-    _write(_solution_notebook(extra_cells=[new_code_cell("### BEGIN SOLUTION\nx = 1\n")]),
-           solutions / "02_other.ipynb")
+    _write(_solution_notebook(extra_cells=[new_code_cell("### BEGIN SOLUTION\nx = 1\n")]), solutions / "02_other.ipynb")
     with pytest.raises(tool.NotebookBuildError, match="02_other.ipynb, cell 8"):
         tool.build(solutions, notebooks)
     assert {p.name: p.read_bytes() for p in notebooks.iterdir()} == before
@@ -304,8 +297,7 @@ def test_check_reports_a_solution_without_outputs(repo):
 
 def test_check_reports_a_broken_marker_instead_of_crashing(repo):
     def break_marker(solutions, notebooks):
-        _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]),
-               solutions / "02_other.ipynb")
+        _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]), solutions / "02_other.ipynb")
 
     problems = _problems_after(repo, break_marker)
     assert any("END SOLUTION marker without a BEGIN" in p for p in problems)
@@ -320,8 +312,7 @@ def test_cli_build_and_check_exit_codes(repo, capsys):
     assert tool.cli_main(["check", *dirs]) == 1
     assert tool.cli_main(["build", *dirs]) == 0
     assert tool.cli_main(["check", *dirs]) == 0
-    _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]),
-           solutions / "02_other.ipynb")
+    _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]), solutions / "02_other.ipynb")
     capsys.readouterr()
     assert tool.cli_main(["build", *dirs]) == 1  # a failure, not a usage error
     err = capsys.readouterr().err
@@ -400,9 +391,13 @@ def test_progress_bar_redraws_collapse_to_what_a_terminal_shows():
 
     assert render_terminal("1/3 [==>.]\r2/3 [===>]\r3/3 [====] done\nnext") == "3/3 [====] done\nnext"
     assert render_terminal("abc\x08\x08xy") == "axy"
-    outputs = [new_output("stream", name="stdout", text="Epoch 1/1\n"), new_output("stream", name="stdout", text="\r1/2 [=>.]"),
-               new_output("stream", name="stdout", text="\r2/2 [==] loss: 1.0\n"), new_output("stream", name="stderr", text="warn\n"),
-               new_output("execute_result", data={"text/plain": "3"}, execution_count=1)]
+    outputs = [
+        new_output("stream", name="stdout", text="Epoch 1/1\n"),
+        new_output("stream", name="stdout", text="\r1/2 [=>.]"),
+        new_output("stream", name="stdout", text="\r2/2 [==] loss: 1.0\n"),
+        new_output("stream", name="stderr", text="warn\n"),
+        new_output("execute_result", data={"text/plain": "3"}, execution_count=1),
+    ]
     collapsed = collapse_progress_output(outputs)
     assert [o["output_type"] for o in collapsed] == ["stream", "stream", "execute_result"]
     assert collapsed[0]["text"] == "Epoch 1/1\n2/2 [==] loss: 1.0\n"
@@ -454,7 +449,11 @@ def _start_run(tmp_path, *extra):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.Popen(
         [sys.executable, "-m", "workshop", "notebooks", "run", "01", "--solutions", str(tmp_path / "solutions"), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
 
 

@@ -101,19 +101,33 @@ def _add_train(commands):
         "config.json, metrics.json and PNG figures. The defaults take about a minute on a laptop CPU.",
     )
     model = train.add_argument_group("model")
-    model.add_argument("--architecture", choices=_config.ARCHITECTURES, default=d.architecture, help=f"encoder/decoder type (default: {d.architecture})")
-    model.add_argument("--latent-dim", type=_integer(1), default=d.latent_dim, metavar="D", help=f"latent dimensions (default: {d.latent_dim})")
+    model.add_argument(
+        "--architecture", choices=_config.ARCHITECTURES, default=d.architecture, help=f"encoder/decoder type (default: {d.architecture})"
+    )
+    model.add_argument(
+        "--latent-dim", type=_integer(1), default=d.latent_dim, metavar="D", help=f"latent dimensions (default: {d.latent_dim})"
+    )
     units = ",".join(str(u) for u in d.hidden_units)
-    model.add_argument("--hidden-units", type=_hidden_units, default=d.hidden_units, metavar="U1,U2", help=f"hidden layer sizes (default: {units})")
-    model.add_argument("--likelihood", choices=_config.LIKELIHOODS, default=d.likelihood, help=f"pixel likelihood (default: {d.likelihood})")
-    model.add_argument("--sigma", type=_number(0, strict=True), default=d.sigma, help=f"std of the gaussian likelihood (default: {d.sigma})")
+    model.add_argument(
+        "--hidden-units", type=_hidden_units, default=d.hidden_units, metavar="U1,U2", help=f"hidden layer sizes (default: {units})"
+    )
+    model.add_argument(
+        "--likelihood", choices=_config.LIKELIHOODS, default=d.likelihood, help=f"pixel likelihood (default: {d.likelihood})"
+    )
+    model.add_argument(
+        "--sigma", type=_number(0, strict=True), default=d.sigma, help=f"std of the gaussian likelihood (default: {d.sigma})"
+    )
     model.add_argument("--beta", type=_number(0, strict=False), default=d.beta, help=f"weight of the KL term (default: {d.beta})")
     model.add_argument("--conditional", action="store_true", help="train a ConditionalVAE that also sees the digit label")
     fitting = train.add_argument_group("training")
     fitting.add_argument("--epochs", type=_integer(1), default=d.epochs, metavar="N", help=f"training epochs (default: {d.epochs})")
     fitting.add_argument("--batch-size", type=_integer(1), default=d.batch_size, metavar="N", help=f"(default: {d.batch_size})")
     fitting.add_argument(
-        "--learning-rate", type=_number(0, strict=True), default=d.learning_rate, metavar="LR", help=f"Adam's (default: {d.learning_rate:g})"
+        "--learning-rate",
+        type=_number(0, strict=True),
+        default=d.learning_rate,
+        metavar="LR",
+        help=f"Adam's (default: {d.learning_rate:g})",
     )
     fitting.add_argument("--seed", type=_integer(0), default=d.seed, help=f"seeds weights, shuffling and sampling (default: {d.seed})")
     fitting.add_argument("--jit", action=argparse.BooleanOptionalAction, default=d.jit, help="compile with XLA (default: on)")
@@ -126,7 +140,11 @@ def _add_train(commands):
         help="random: fixed stochastic binarization, the standard binarized MNIST (default); threshold: pixel > 0.5; none: grey levels",
     )
     data.add_argument(
-        "--binarize-seed", type=_integer(0), default=d.binarize_seed, metavar="S", help=f"seed of --binarize random (default: {d.binarize_seed})"
+        "--binarize-seed",
+        type=_integer(0),
+        default=d.binarize_seed,
+        metavar="S",
+        help=f"seed of --binarize random (default: {d.binarize_seed})",
     )
     data.add_argument(
         "--dynamic-binarization",
@@ -135,13 +153,23 @@ def _add_train(commands):
     )
     data.add_argument("--num-train", type=_integer(1), metavar="N", help="train on the first N images only")
     output = train.add_argument_group("output")
-    output.add_argument("--output", metavar="DIR", help="run folder, empty or new (default: a new runs/<architecture>-z<latent>-<timestamp>)")
+    output.add_argument(
+        "--output", metavar="DIR", help="run folder, empty or new (default: a new runs/<architecture>-z<latent>-<timestamp>)"
+    )
     output.add_argument("--overwrite", action="store_true", help="reuse a non-empty --output folder, replacing its run files")
     output.add_argument(
-        "--eval-samples", type=_integer(1), default=d.eval_samples, metavar="K", help=f"importance samples of the test log-likelihood (default: {d.eval_samples})"
+        "--eval-samples",
+        type=_integer(1),
+        default=d.eval_samples,
+        metavar="K",
+        help=f"importance samples of the test log-likelihood (default: {d.eval_samples})",
     )
     output.add_argument(
-        "--eval-images", type=_integer(1), default=d.eval_images, metavar="N", help=f"test images evaluated at the end (default: {d.eval_images})"
+        "--eval-images",
+        type=_integer(1),
+        default=d.eval_images,
+        metavar="N",
+        help=f"test images evaluated at the end (default: {d.eval_images})",
     )
     output.add_argument("--quiet", action="store_true", help="no progress bar, only errors")
 

@@ -16,8 +16,8 @@ from workshop.authoring import (
     run,
     strip_solutions,
 )
-from workshop.authoring.execute import _select
-from workshop.authoring.files import solution_files as _solution_files
+from workshop.authoring.execute import _select  # noqa: F401  (used by tests)
+from workshop.authoring.files import solution_files as _solution_files  # noqa: F401  (used by tests)
 
 __all__ = [
     "MARKDOWN_STUB",

@@ -58,9 +58,7 @@ def check_images(x, name="x", allow_flat=True):
         arr = arr.reshape(-1, *IMAGE_SHAPE)
     else:
         flat = " or (N, 784)" if allow_flat else ""
-        raise ValueError(
-            f"Expected `{name}` of shape (N, 28, 28, 1) or (N, 28, 28){flat}. Received: shape={shape}"
-        )
+        raise ValueError(f"Expected `{name}` of shape (N, 28, 28, 1) or (N, 28, 28){flat}. Received: shape={shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"Expected `{name}` to hold at least one image. Received: shape={shape} (empty)")
     arr = arr.astype("float32", copy=False)
@@ -70,9 +68,7 @@ def check_images(x, name="x", allow_flat=True):
     lo, hi = float(arr.min()), float(arr.max())
     if lo < 0.0 or hi > 1.0:
         hint = " (raw 0-255 pixels? divide by 255)" if hi > 1.0 else ""
-        raise ValueError(
-            f"Expected `{name}` with pixel values in [0, 1]{hint}. Received: min={lo:g}, max={hi:g}"
-        )
+        raise ValueError(f"Expected `{name}` with pixel values in [0, 1]{hint}. Received: min={lo:g}, max={hi:g}")
     return arr
 
 
@@ -100,18 +96,14 @@ def check_labels(labels, num_images, num_classes, name="labels"):
             else:
                 raise ValueError(f"Expected integer `{name}` in [0, {num_classes}). Received: dtype={arr.dtype}")
         if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
-            raise ValueError(
-                f"Expected `{name}` in [0, {num_classes}). Received: min={arr.min()}, max={arr.max()}"
-            )
+            raise ValueError(f"Expected `{name}` in [0, {num_classes}). Received: min={arr.min()}, max={arr.max()}")
         return np.eye(num_classes, dtype="float32")[arr]
     if arr.ndim == 2 and arr.shape == (num_images, num_classes):
         arr = arr.astype("float32")
         if not np.all(np.isfinite(arr)) or not np.allclose(arr.sum(axis=1), 1.0, atol=1e-4) or arr.min() < 0:
             raise ValueError(f"Expected one-hot `{name}` (rows of non-negative values summing to 1). Received rows that do not")
         return arr
-    raise ValueError(
-        f"Expected `{name}` of shape ({num_images},) or ({num_images}, {num_classes}). Received: shape={arr.shape}"
-    )
+    raise ValueError(f"Expected `{name}` of shape ({num_images},) or ({num_images}, {num_classes}). Received: shape={arr.shape}")
 
 
 def check_latent(z, latent_dim, name="z"):
@@ -238,7 +230,12 @@ def check_dataset(dataset, conditional=False, num_classes=None, name="x"):
             tf.debugging.Assert(finite, [f"{mark}Expected `{name}` batches to contain finite values. Received NaN or infinite values"]),
             tf.debugging.Assert(
                 tf.logical_or(tf.logical_not(finite), tf.logical_and(lo >= 0.0, hi <= 1.0)),
-                [f"{mark}Expected `{name}` batches with pixel values in [0, 1] (raw 0-255 pixels? divide by 255). Received: min=", lo, ", max=", hi],
+                [
+                    f"{mark}Expected `{name}` batches with pixel values in [0, 1] (raw 0-255 pixels? divide by 255). Received: min=",
+                    lo,
+                    ", max=",
+                    hi,
+                ],
             ),
         ]
         with tf.control_dependencies(checks):
@@ -248,7 +245,9 @@ def check_dataset(dataset, conditional=False, num_classes=None, name="x"):
         if len(y.shape) == 2:
             y = tf.cast(y, tf.float32)
             ok = tf.logical_and(tf.reduce_min(y) >= 0.0, tf.reduce_all(tf.abs(tf.reduce_sum(y, axis=1) - 1.0) < 1e-4))
-            check = tf.debugging.Assert(ok, [f"{mark}Expected one-hot dataset labels (rows of non-negative values summing to 1). Received rows that do not"])
+            check = tf.debugging.Assert(
+                ok, [f"{mark}Expected one-hot dataset labels (rows of non-negative values summing to 1). Received rows that do not"]
+            )
             with tf.control_dependencies([check]):
                 return tf.identity(y)
         integral = tf.reduce_all(tf.equal(tf.cast(y, tf.float64), tf.round(tf.cast(y, tf.float64))))

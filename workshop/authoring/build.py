@@ -37,4 +37,3 @@ def build(solutions_dir=None, notebooks_dir=None):
             write_text_atomic(target, text)
         written.append(target)
     return written
-

@@ -45,11 +45,7 @@ def _secret_lines(nb):
 
 
 def _is_executable(cell):
-    return (
-        cell.cell_type == "code"
-        and cell_source(cell).strip() != ""
-        and "skip-execution" not in tags(cell)
-    )
+    return cell.cell_type == "code" and cell_source(cell).strip() != "" and "skip-execution" not in tags(cell)
 
 
 def _execution_problems(path, nb):
@@ -118,10 +114,7 @@ def check(solutions_dir=None, notebooks_dir=None):
             continue
         expected = json.loads(expected_text)
         if committed != expected:
-            problems.append(
-                f"{target}: differs from a fresh build of {path} "
-                f"({_first_difference(expected, committed)}); {hint}."
-            )
+            problems.append(f"{target}: differs from a fresh build of {path} ({_first_difference(expected, committed)}); {hint}.")
         if _MARKER_WORDS.search(text):
             problems.append(f"{target}: contains a solution marker (BEGIN/END SOLUTION).")
         secrets = _secret_lines(nb)
@@ -130,14 +123,7 @@ def check(solutions_dir=None, notebooks_dir=None):
             source = source if isinstance(source, str) else "".join(source)
             leaked = sorted({line.strip() for line in source.split("\n")} & secrets)
             if leaked:
-                problems.append(
-                    f"{target}, cell {index + 1}: contains solution text: {leaked[0]!r}."
-                )
-            if cell.get("cell_type") == "code" and (
-                cell.get("outputs") or cell.get("execution_count") is not None
-            ):
-                problems.append(
-                    f"{target}, cell {index + 1}: has outputs or an execution count; {hint}."
-                )
+                problems.append(f"{target}, cell {index + 1}: contains solution text: {leaked[0]!r}.")
+            if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+                problems.append(f"{target}, cell {index + 1}: has outputs or an execution count; {hint}.")
     return problems
-

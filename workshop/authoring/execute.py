@@ -10,6 +10,7 @@ from pathlib import Path
 from workshop.authoring.files import folders, read, solution_files, write
 from workshop.authoring.markers import KERNELSPEC
 
+
 class NotebookRunError(RuntimeError):
     """A solution notebook that failed (or timed out) while being executed."""
 
@@ -280,4 +281,3 @@ def run(names=None, solutions_dir=None, fast=False, timeout=1800, stream=None):
     if done:
         print("Now run `python -m workshop notebooks build` to refresh notebooks/.", file=stream)
     return done
-

@@ -54,7 +54,6 @@ class NotebookBuildError(ValueError):
     """A solution notebook whose exercise markers cannot be turned into a stub."""
 
 
-
 # --------------------------------------------------------------------------- #
 # Finding and replacing exercise regions
 # --------------------------------------------------------------------------- #
@@ -128,11 +127,7 @@ def _exercise_name(lines, begin, spans):
     """Name of the exercise a BEGIN marker on line ``begin`` belongs to, or None."""
     begin_indent = _indent(lines[begin])
     if spans is not None:
-        inside = [
-            span
-            for span in spans
-            if span[0] < begin <= span[1] and begin_indent > span[2]
-        ]
+        inside = [span for span in spans if span[0] < begin <= span[1] and begin_indent > span[2]]
         if inside:
             return max(inside, key=lambda span: span[0])[3]
     else:
@@ -175,8 +170,7 @@ def _find_regions(lines, begin_pattern, end_pattern, wrong_patterns, kind, where
         if begin_pattern.match(line):
             if open_at is not None:
                 raise NotebookBuildError(
-                    f"{where(i)}: nested BEGIN SOLUTION marker (the region opened on "
-                    f"line {open_at + 1} of the cell is not closed yet)."
+                    f"{where(i)}: nested BEGIN SOLUTION marker (the region opened on line {open_at + 1} of the cell is not closed yet)."
                 )
             open_at = i
         elif end_pattern.match(line):
@@ -188,19 +182,15 @@ def _find_regions(lines, begin_pattern, end_pattern, wrong_patterns, kind, where
             other = "Markdown" if kind == "code" else "code"
             raise NotebookBuildError(
                 f"{where(i)}: a {other} solution marker in a {kind} cell. Expected "
-                + ("'### BEGIN SOLUTION' / '### END SOLUTION'" if kind == "code"
-                   else "'<!-- BEGIN SOLUTION -->' / '<!-- END SOLUTION -->'")
+                + ("'### BEGIN SOLUTION' / '### END SOLUTION'" if kind == "code" else "'<!-- BEGIN SOLUTION -->' / '<!-- END SOLUTION -->'")
                 + f". Received: {line.strip()!r}"
             )
         elif _MARKER_WORDS.search(line):
             raise NotebookBuildError(
-                f"{where(i)}: malformed solution marker; a marker must be alone on its "
-                f"line. Received: {line.strip()!r}"
+                f"{where(i)}: malformed solution marker; a marker must be alone on its line. Received: {line.strip()!r}"
             )
     if open_at is not None:
-        raise NotebookBuildError(
-            f"{where(open_at)}: BEGIN SOLUTION marker without an END (unclosed region)."
-        )
+        raise NotebookBuildError(f"{where(open_at)}: BEGIN SOLUTION marker without an END (unclosed region).")
     return regions
 
 
@@ -247,8 +237,6 @@ def _strip_markdown_cell(source, where):
 def tags(cell):
     """The tags of a cell (a list, maybe empty)."""
     return list(cell.get("metadata", {}).get("tags", []))
-
-
 
 
 def cell_source(cell):
@@ -317,4 +305,3 @@ def strip_solutions(nb, filename="<notebook>"):
         }
     )
     return student
-

@@ -154,7 +154,9 @@ def load_mnist(
     if binarize is None:
         binarize = "none"
     if not isinstance(binarize, str) or binarize not in BINARIZE_CHOICES:
-        raise ValueError(f"Expected `binarize` to be one of {', '.join(map(repr, BINARIZE_CHOICES))} (or None). Received: binarize={binarize!r}")
+        raise ValueError(
+            f"Expected `binarize` to be one of {', '.join(map(repr, BINARIZE_CHOICES))} (or None). Received: binarize={binarize!r}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"Expected `seed` to be an integer >= 0. Received: seed={seed!r}")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) or not 0.0 <= float(threshold) < 1.0:
