@@ -46,8 +46,8 @@ def test_builders_shapes(architecture, latent_dim):
 def test_mlp_decoder_mirrors_encoder():
     enc = build_encoder(20, hidden_units=(512, 256))
     dec = build_decoder(20, hidden_units=(512, 256))
-    assert [layer.units for layer in enc.layers if l.name.startswith("hidden")] == [512, 256]
-    assert [layer.units for layer in dec.layers if l.name.startswith("hidden")] == [256, 512]
+    assert [layer.units for layer in enc.layers if layer.name.startswith("hidden")] == [512, 256]
+    assert [layer.units for layer in dec.layers if layer.name.startswith("hidden")] == [256, 512]
 
 
 # ------------------------------------------------------------------ training
