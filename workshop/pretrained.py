@@ -169,6 +169,15 @@ def test_elbo(model, x):
     return float(-np.mean(model.elbo(x, num_samples=1, seed=ELBO_SEED)))
 
 
+def __getattr__(name):
+    # `pretrained.export` moved to `workshop.export.export`; kept reachable for older scripts.
+    if name == "export":
+        from workshop.export import export
+
+        return export
+    raise AttributeError(f"module 'workshop.pretrained' has no attribute {name!r}")
+
+
 # ------------------------------------------------------------------------- CLI
 def main(argv=None):
     """``python -m workshop.pretrained list``; ``export`` is ``python -m workshop export`` now (forwarded)."""
