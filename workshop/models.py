@@ -338,7 +338,7 @@ class VAE(keras.Model):
         x = check_images(x, name)
         if self.conditional:
             if y is None:
-                raise ValueError("Expected labels for a ConditionalVAE: call fit(x, labels). Received: labels=None")
+                raise ValueError("Expected labels for a ConditionalVAE: fit(x, labels), evaluate(x, labels), predict(x, labels=...). Received: labels=None")
             y = check_labels(y, len(x), self.num_classes)
         return x, y
 
@@ -394,13 +394,16 @@ class VAE(keras.Model):
         x, y = self._prepare(x, y)
         return self._run_checked(super().evaluate, x, y, **kwargs)
 
-    def predict(self, x, labels=None, **kwargs):
-        """Reconstructions of ``x`` (see :meth:`call`), checked like :meth:`encode`; datasets are checked batch by batch."""
-        self._check_run_arguments(kwargs, ("batch_size", "steps"))
-        x, labels = self._prepare(x, labels)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, labels=None):
+        """Reconstructions of ``x`` (see :meth:`call`), checked like :meth:`encode`; datasets are checked batch by batch.
+
+        A ConditionalVAE takes ``labels=`` (or ``x=(images, labels)``).
+        """
+        self._check_run_arguments({"batch_size": batch_size, "steps": steps}, ("batch_size", "steps"))
+        x, labels = self._prepare(x, labels if self.conditional else None)
         if labels is not None:
             x = (x, labels)
-        return self._run_checked(super().predict, x, **kwargs)
+        return self._run_checked(super().predict, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
 
     # ------------------------------------------------------ NumPy interface
     def _condition(self, labels, n):
