@@ -9,7 +9,6 @@ IMAGE_SHAPE = (28, 28, 1)
 """Shape of one MNIST image as the models see it (height, width, channels)."""
 
 NUM_PIXELS = 28 * 28
-NUM_CLASSES = 10
 
 LOG_2PI = math.log(2.0 * math.pi)
 """log(2 pi), the constant of every Gaussian log-density."""

@@ -3,7 +3,9 @@
 import copy
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -108,12 +110,24 @@ def _client_class():
     return Client
 
 
+def _signal_handlers():
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore(handlers):
+    for signum, handler in handlers.items():
+        if handler is not None:
+            signal.signal(signum, handler)
+
+
 def _kill(pid):
     """Make sure the kernel this run started is gone (SIGKILL to its process id)."""
     if pid is None:
         return
     try:
-        os.kill(pid, 9)
+        os.kill(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, OSError):
         return
     for _ in range(50):  # reap it when it is our child, so no zombie is left
@@ -163,6 +177,7 @@ def _execute(path, fast, timeout):
         cell = "?" if state["cell"] is None else state["cell"] + 1
         return f"{path}, cell {cell} (counting all cells from 1)"
 
+    handlers = _signal_handlers()
     try:
         client.execute(env=env)
     except Exception as error:
@@ -171,6 +186,7 @@ def _execute(path, fast, timeout):
         _raise_run_error(error, where, timeout)
     finally:
         _kill(state["pid"])
+        _restore(handlers)  # nbclient leaves SIGINT/SIGTERM at their defaults, not at what they were
     if client.received_signal is not None:
         raise RunInterrupted(client.received_signal)
     for cell in nb.cells:
