@@ -1,12 +1,10 @@
 """The MNIST loader: explicit files, MNIST_PATH, Keras, the shipped sample, and bad files. Never the network."""
 
-import zipfile
-
 import numpy as np
 import pytest
+from helpers import SAMPLE
 
 import workshop.data as data
-from helpers import SAMPLE
 from workshop import load_mnist
 
 
@@ -137,3 +135,30 @@ def test_random_binarization_of_the_test_set_does_not_depend_on_the_training_sub
     (train_a, _), _ = load_mnist(path, binarize="random", num_test=2)
     (train_b, _), _ = load_mnist(path, binarize="random")
     np.testing.assert_array_equal(train_a, train_b)
+
+
+# ------------------------------------------------------------ issue 11, failure 8
+@pytest.mark.parametrize("path", [123, 4.5, b"mnist.npz", ["mnist.npz"], ""])
+def test_a_path_that_is_not_a_path_names_the_argument(path):
+    with pytest.raises(ValueError, match="`path`"):
+        load_mnist(path=path)
+
+
+def test_mnist_path_naming_a_folder_says_so(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path))
+    with pytest.raises(ValueError, match="MNIST_PATH.*which is a folder"):
+        load_mnist()
+    with pytest.raises(ValueError, match="which is a folder"):
+        load_mnist(path=tmp_path)
+
+
+def test_one_binarize_vocabulary_with_none_as_an_alias(tmp_path):
+    path = write_npz(tmp_path / "m.npz")
+    (x_none, _), _ = load_mnist(path, binarize="none")
+    (x_alias, _), _ = load_mnist(path, binarize=None)
+    np.testing.assert_array_equal(x_none, x_alias)
+    assert len(np.unique(x_none)) > 2  # grey levels
+    with pytest.raises(ValueError, match="binarize"):
+        load_mnist(path, binarize="None")
+    with pytest.raises(ValueError, match="seed"):
+        load_mnist(path, binarize="random", seed=-1)

@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import run_python, sample_images
 from keras import ops
 
-from helpers import run_python, sample_images
 from workshop import VAE, ConditionalVAE, Sampling, build_decoder, build_encoder
 
 SMALL = dict(latent_dim=2, hidden_units=(32,))
@@ -46,8 +46,8 @@ def test_builders_shapes(architecture, latent_dim):
 def test_mlp_decoder_mirrors_encoder():
     enc = build_encoder(20, hidden_units=(512, 256))
     dec = build_decoder(20, hidden_units=(512, 256))
-    assert [l.units for l in enc.layers if l.name.startswith("hidden")] == [512, 256]
-    assert [l.units for l in dec.layers if l.name.startswith("hidden")] == [256, 512]
+    assert [layer.units for layer in enc.layers if layer.name.startswith("hidden")] == [512, 256]
+    assert [layer.units for layer in dec.layers if layer.name.startswith("hidden")] == [256, 512]
 
 
 # ------------------------------------------------------------------ training
@@ -189,7 +189,7 @@ def test_keras_round_trip_in_a_new_process(tmp_path, trained):
 import json, keras, numpy as np
 import workshop
 m = keras.models.load_model(r"{path}")
-zm, zl = m.encode(np.load(r"{tmp_path / 'x.npy'}"))
+zm, zl = m.encode(np.load(r"{tmp_path / "x.npy"}"))
 print(json.dumps({{"cls": type(m).__name__, "latent": m.latent_dim, "mean": zm.tolist(), "log_var": zl.tolist()}}))
 """
     )
@@ -304,7 +304,12 @@ def test_bad_constructor_arguments(kwargs, match):
 def test_bad_images_are_rejected_everywhere(x, match):
     model = VAE(**SMALL)
     model.compile(jit_compile=False)
-    for call in (lambda: model.fit(x, epochs=1, verbose=0), lambda: model.evaluate(x, verbose=0), lambda: model.encode(x), lambda: model.elbo(x)):
+    for call in (
+        lambda: model.fit(x, epochs=1, verbose=0),
+        lambda: model.evaluate(x, verbose=0),
+        lambda: model.encode(x),
+        lambda: model.elbo(x),
+    ):
         with pytest.raises(ValueError, match=match):
             call()
     with pytest.raises(ValueError, match="validation_data"):
@@ -332,3 +337,149 @@ def test_conditional_label_checks():
         model.encode(x, [0, 1])
     with pytest.raises(ValueError, match="labels"):
         model.compile(jit_compile=False) or model.fit(x, epochs=1, verbose=0)
+
+
+# ------------------------------------------------- issue 11: datasets (failure 6)
+def _dataset(x, labels=None, batch=8):
+    if labels is None:
+        return tf.data.Dataset.from_tensor_slices(x).batch(batch)
+    return tf.data.Dataset.from_tensor_slices((x, labels)).batch(batch)
+
+
+@pytest.mark.parametrize(
+    "make, method, match",
+    [
+        (lambda: np.full((16, 28, 28, 1), 200, "uint8"), "fit", r"pixel values in \[0, 1\].*0-255.*max=200"),
+        (
+            lambda: np.where(np.arange(16)[:, None, None, None] == 12, np.nan, 0.5).astype("float32") * np.ones((16, 28, 28, 1), "float32"),
+            "evaluate",
+            "finite",
+        ),
+        (lambda: np.full((16, 28, 28), 2.0, "float32"), "predict", r"pixel values in \[0, 1\].*max=2"),
+    ],
+    ids=["raw 0-255 pixels in fit", "a NaN batch in evaluate", "values above 1 in predict"],
+)
+def test_bad_dataset_values_are_refused_as_they_are_consumed(make, method, match):
+    model = VAE(**SMALL, seed=0)
+    model.compile(jit_compile=False)
+    kwargs = {"epochs": 1} if method == "fit" else {}
+    with pytest.raises(ValueError, match=match) as caught:
+        getattr(model, method)(_dataset(make()), verbose=0, **kwargs)
+    assert "\n" not in str(caught.value)
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_conditional_dataset_with_a_label_out_of_range_is_refused():
+    model = ConditionalVAE(**SMALL, seed=0)
+    model.compile(jit_compile=False)
+    labels = np.array([0, 1, 2, 3, 4, 5, 6, 12], "int64")
+    with pytest.raises(ValueError, match=r"labels that are integers in \[0, 10\).*max=12"):
+        model.fit(_dataset(sample_images(8), labels, batch=4), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "dataset, match",
+    [
+        (lambda: tf.data.Dataset.from_tensor_slices(np.zeros((4, 28, 28, 1), "float32")), "batched dataset"),
+        (lambda: _dataset(np.zeros((4, 32, 32), "float32")), r"\(batch, 28, 28, 1\)"),
+        (lambda: tf.data.Dataset.from_tensor_slices(np.array(["a", "b"])).batch(2), "batched dataset|dtype"),
+    ],
+    ids=["unbatched", "wrong shape", "strings"],
+)
+def test_dataset_element_spec_is_checked_before_training(dataset, match):
+    model = VAE(**SMALL)
+    model.compile(jit_compile=False)
+    with pytest.raises(ValueError, match=match):
+        model.fit(dataset(), epochs=1, verbose=0)
+
+
+def test_good_datasets_train_vae_and_conditional_vae():
+    x = sample_images(32)
+    model = VAE(**SMALL, seed=0)
+    model.compile(jit_compile=False)
+    flat = tf.data.Dataset.from_tensor_slices(x.reshape(-1, 784)).batch(8)  # (batch, 784) is reshaped
+    history = model.fit(_dataset(x), validation_data=flat, epochs=1, verbose=0)
+    assert np.isfinite(history.history["val_loss"][0])
+    cvae = ConditionalVAE(**SMALL, seed=0)
+    cvae.compile(jit_compile=False)
+    cvae.fit(_dataset(x, np.arange(32) % 10), epochs=1, verbose=0)
+
+
+def test_predict_and_calling_the_model_check_their_inputs_like_encode():
+    model = VAE(**SMALL, seed=0)
+    x = sample_images(4)
+    assert model.predict(x, verbose=0).shape == (4, 28, 28, 1)
+    assert tuple(model(x).shape) == (4, 28, 28, 1)
+    raw = np.full((4, 28, 28), 255, "uint8")
+    for call in (lambda: model.predict(raw, verbose=0), lambda: model(raw), lambda: model(tf.constant(raw))):
+        with pytest.raises(ValueError, match="0-255"):
+            call()
+    with pytest.raises(ValueError, match="shape"):
+        model(np.zeros((2, 5)))
+
+
+# ------------------------------------------- issue 11: API arguments (failure 8)
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: VAE(dynamic_binarization="no"), "dynamic_binarization"),
+        (lambda: VAE(num_classes=10), "num_classes"),
+        (lambda: ConditionalVAE(num_classes=None), "num_classes"),
+        (lambda: VAE(seed=-1), "seed"),
+    ],
+)
+def test_bad_constructor_arguments_name_the_argument(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("batch_size", [0, -4, 2.5, "8"])
+def test_bad_batch_sizes_name_the_argument(batch_size):
+    model = VAE(**SMALL)
+    model.compile(jit_compile=False)
+    x = sample_images(4)
+    z = np.zeros((4, 2), "float32")
+    calls = [
+        lambda: model.encode(x, batch_size=batch_size),
+        lambda: model.decode(z, batch_size=batch_size),
+        lambda: model.elbo(x, batch_size=batch_size),
+        lambda: model.log_likelihood(x, num_samples=2, batch_size=batch_size),
+        lambda: model.fit(x, epochs=1, batch_size=batch_size, verbose=0),
+        lambda: model.evaluate(x, batch_size=batch_size, verbose=0),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="batch_size"):
+            call()
+
+
+def test_other_bad_api_calls_name_the_argument():
+    model = VAE(**SMALL)
+    model.compile(jit_compile=False)
+    x = sample_images(4)
+    with pytest.raises(ValueError, match="epochs"):
+        model.fit(x, epochs=0, verbose=0)
+    with pytest.raises(ValueError, match="`x`"):
+        model.fit(None, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="real numbers"):
+        model.encode(x.astype("complex64") + 1j)
+    with pytest.raises(ValueError, match="real numbers"):
+        model.decode(np.zeros((2, 2), "complex64"))
+    for call in (lambda: model.elbo(x, seed=-1), lambda: model.log_likelihood(x, num_samples=2, seed=-1), lambda: model.sample(2, seed=-1)):
+        with pytest.raises(ValueError, match="seed"):
+            call()
+
+
+def test_vae_and_conditional_vae_sample_take_the_same_argument_order():
+    import inspect
+
+    assert (
+        list(inspect.signature(VAE.sample).parameters)
+        == list(inspect.signature(ConditionalVAE.sample).parameters)
+        == ["self", "n", "labels", "seed"]
+    )
+    model = VAE(**SMALL, seed=0)
+    np.testing.assert_array_equal(model.sample(3, seed=5), model.sample(3, None, 5))
+    with pytest.raises(ValueError, match="did you mean seed=5"):
+        model.sample(3, 5)
+    cvae = ConditionalVAE(**SMALL, seed=0)
+    np.testing.assert_array_equal(cvae.sample(3, labels=7, seed=5), cvae.sample(3, 7, 5))

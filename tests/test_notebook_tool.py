@@ -2,6 +2,10 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -99,11 +103,7 @@ def test_function_region_becomes_a_named_stub_at_the_marker_indentation():
     source = _code(student, 1)
     assert "variance_term" not in source and "1.2345" not in source
     assert "SOLUTION" not in source
-    assert (
-        '    # YOUR CODE HERE\n'
-        '    raise NotImplementedError("Exercise kl_gaussians: use the closed form derived above.")'
-        in source
-    )
+    assert '    # YOUR CODE HERE\n    raise NotImplementedError("Exercise kl_gaussians: use the closed form derived above.")' in source
     assert '        raise NotImplementedError("Exercise Sampling.call: ' in source
     # The stub raises when called, not when the cell runs.
     namespace = {}
@@ -121,8 +121,7 @@ def test_top_level_region_uses_the_exercise_comment_and_default_instruction():
         "%matplotlib inline",
         "# EXERCISE: posterior_mean",
         "# YOUR CODE HERE",
-        'raise NotImplementedError("Exercise posterior_mean: replace this line with your code '
-        '(see the instructions above).")',
+        'raise NotImplementedError("Exercise posterior_mean: replace this line with your code (see the instructions above).")',
         "print(posterior_mean)",
     ]
 
@@ -158,8 +157,7 @@ def test_student_notebook_is_clean_and_input_is_not_modified():
 @pytest.mark.parametrize(
     "source, cell_type, expected",
     [
-        ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n",
-         "code", "nested"),
+        ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n", "code", "nested"),
         ("def f():\n    return 1\n    ### END SOLUTION\n", "code", "without a BEGIN"),
         ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "code", "unclosed"),
         ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", "code", "outside an exercise"),
@@ -217,8 +215,7 @@ def test_failed_build_leaves_every_existing_file_untouched(repo):
     changed = _solution_notebook()
     changed.cells[0].source = "# 01. A changed title"
     _write(changed, solutions / "01_toy.ipynb")
-    _write(_solution_notebook(extra_cells=[new_code_cell("### BEGIN SOLUTION\nx = 1\n")]),
-           solutions / "02_other.ipynb")
+    _write(_solution_notebook(extra_cells=[new_code_cell("### BEGIN SOLUTION\nx = 1\n")]), solutions / "02_other.ipynb")
     with pytest.raises(tool.NotebookBuildError, match="02_other.ipynb, cell 8"):
         tool.build(solutions, notebooks)
     assert {p.name: p.read_bytes() for p in notebooks.iterdir()} == before
@@ -300,8 +297,7 @@ def test_check_reports_a_solution_without_outputs(repo):
 
 def test_check_reports_a_broken_marker_instead_of_crashing(repo):
     def break_marker(solutions, notebooks):
-        _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]),
-               solutions / "02_other.ipynb")
+        _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]), solutions / "02_other.ipynb")
 
     problems = _problems_after(repo, break_marker)
     assert any("END SOLUTION marker without a BEGIN" in p for p in problems)
@@ -316,10 +312,9 @@ def test_cli_build_and_check_exit_codes(repo, capsys):
     assert tool.cli_main(["check", *dirs]) == 1
     assert tool.cli_main(["build", *dirs]) == 0
     assert tool.cli_main(["check", *dirs]) == 0
-    _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]),
-           solutions / "02_other.ipynb")
+    _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]), solutions / "02_other.ipynb")
     capsys.readouterr()
-    assert tool.cli_main(["build", *dirs]) == 2
+    assert tool.cli_main(["build", *dirs]) == 1  # a failure, not a usage error
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
 
@@ -333,7 +328,7 @@ def test_cli_usage_errors_are_one_line(capsys):
 def test_run_rejects_unknown_names_without_touching_files(repo, capsys):
     solutions, _ = repo
     before = (solutions / "01_toy.ipynb").read_bytes()
-    assert tool.cli_main(["run", "07", "--solutions", str(solutions)]) == 2
+    assert tool.cli_main(["run", "07", "--solutions", str(solutions)]) == 1
     assert "matches no solution notebook" in capsys.readouterr().err
     assert (solutions / "01_toy.ipynb").read_bytes() == before
 
@@ -396,9 +391,13 @@ def test_progress_bar_redraws_collapse_to_what_a_terminal_shows():
 
     assert render_terminal("1/3 [==>.]\r2/3 [===>]\r3/3 [====] done\nnext") == "3/3 [====] done\nnext"
     assert render_terminal("abc\x08\x08xy") == "axy"
-    outputs = [new_output("stream", name="stdout", text="Epoch 1/1\n"), new_output("stream", name="stdout", text="\r1/2 [=>.]"),
-               new_output("stream", name="stdout", text="\r2/2 [==] loss: 1.0\n"), new_output("stream", name="stderr", text="warn\n"),
-               new_output("execute_result", data={"text/plain": "3"}, execution_count=1)]
+    outputs = [
+        new_output("stream", name="stdout", text="Epoch 1/1\n"),
+        new_output("stream", name="stdout", text="\r1/2 [=>.]"),
+        new_output("stream", name="stdout", text="\r2/2 [==] loss: 1.0\n"),
+        new_output("stream", name="stderr", text="warn\n"),
+        new_output("execute_result", data={"text/plain": "3"}, execution_count=1),
+    ]
     collapsed = collapse_progress_output(outputs)
     assert [o["output_type"] for o in collapsed] == ["stream", "stream", "execute_result"]
     assert collapsed[0]["text"] == "Epoch 1/1\n2/2 [==] loss: 1.0\n"
@@ -418,3 +417,91 @@ def test_built_notebooks_are_world_readable(tmp_path):
     nbformat.write(new_notebook(cells=[new_code_cell("x = 1")]), solutions / "01_a.ipynb")
     notebooks.build(solutions, students)
     assert stat.S_IMODE((students / "01_a.ipynb").stat().st_mode) == 0o644
+
+
+# --------------------------------------------------------------------------- #
+# issue 11, failure 1: a cell that never ends
+# --------------------------------------------------------------------------- #
+def _endless(tmp_path):
+    """A solution notebook whose first cell writes the kernel's pid, the second loops forever."""
+    pid_file = tmp_path / "kernel.pid"
+    nb = new_notebook()
+    nb.cells = [
+        new_code_cell(f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))"),
+        new_code_cell("while True:\n    pass"),
+    ]
+    path = _write(nb, tmp_path / "solutions" / "01_endless.ipynb")
+    return path, pid_file
+
+
+def _gone(pid, within=10.0):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _start_run(tmp_path, *extra):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "workshop", "notebooks", "run", "01", "--solutions", str(tmp_path / "solutions"), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
+def _finish(process, timeout):
+    try:
+        return process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_run_times_out_an_endless_cell_and_shuts_its_kernel_down(tmp_path):
+    path, pid_file = _endless(tmp_path)
+    before = path.read_bytes()
+    process = _start_run(tmp_path, "--timeout", "3")
+    deadline = time.monotonic() + 120  # the kernel's start-up, on a loaded machine
+    while not pid_file.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid_file.exists(), process.communicate()
+    started = time.monotonic()
+    _, stderr = _finish(process, timeout=30)
+    assert time.monotonic() - started < 3 + 15  # the timeout plus a few seconds
+    assert process.returncode == 1
+    lines = stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "01_endless.ipynb, cell 2" in lines[-1] and "timed out" in lines[-1], stderr
+    assert not [line for line in lines if line.startswith("error: ")][:-1]
+    assert _gone(int(pid_file.read_text())), "the kernel is still running"
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_run_stops_on_sigterm_and_sigint_and_shuts_its_kernel_down(tmp_path, signum):
+    _, pid_file = _endless(tmp_path)
+    process = _start_run(tmp_path)  # the default timeout: half an hour
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid_file.exists(), process.communicate()
+    time.sleep(0.5)  # inside the endless cell
+    process.send_signal(signum)
+    _, stderr = _finish(process, timeout=30)
+    assert process.returncode == 128 + signum, stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: ")
+    assert _gone(int(pid_file.read_text())), "the kernel is still running"
+
+
+def test_run_refuses_a_timeout_that_is_not_positive(repo):
+    for timeout in (0, -1):
+        with pytest.raises(ValueError, match="timeout"):
+            tool.run(["01"], repo[0], timeout=timeout)

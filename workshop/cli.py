@@ -1,57 +1,48 @@
-"""The instructor's command line: ``python -m workshop train|evaluate|notebooks``.
+"""The instructor's command line: ``python -m workshop train|evaluate|export|notebooks``.
 
 ``train`` fits a VAE on MNIST and leaves everything an instructor needs in one
-run folder (the model, its curves and figures, the test numbers, the exact
-configuration); ``evaluate`` measures a saved model on the test set;
-``notebooks`` builds, checks and runs the course notebooks (see
-:mod:`workshop.notebooks`).
+run folder (:func:`workshop.training.train_and_evaluate`); ``evaluate`` measures
+a saved model on the test set; ``export`` turns a run folder into shipped
+pretrained weights (:mod:`workshop.export`); ``notebooks`` builds, checks and
+runs the course notebooks (:mod:`workshop.authoring`).
 
 Examples::
 
     python -m workshop train                              # about a minute on a laptop CPU
     python -m workshop train --latent-dim 2 --epochs 30 --output runs/z2
     python -m workshop evaluate runs/z2 --num-samples 1000
+    python -m workshop export runs/z2 vae_mnist_z2
     python -m workshop notebooks check
 
-Wrong arguments end with one line ``error: ...`` on stderr and exit status 2.
+One error convention for every command: an error is one line ``error: ...``
+on stderr and the exit status says what kind it was:
+
+- 0: success;
+- 1: the command could not do its job (a missing or damaged file, a refused
+  output folder, a diverged training, a failing notebook, ``notebooks check``
+  finding problems);
+- 2: a usage error (the command line itself is wrong);
+- 130 (Ctrl-C) or 143 (SIGTERM): interrupted; the run folder says so.
+
+This module only parses and reports; the work is done by the modules above.
 """
 
 import argparse
-import datetime
 import json
-import os
-import platform
+import signal
 import sys
 import time
-import warnings
-import zipfile
-from pathlib import Path
 
 from workshop.settings import quiet_tensorflow
 
 quiet_tensorflow()
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+from workshop import config as _config  # noqa: E402
+from workshop.config import TrainingConfig  # noqa: E402
+from workshop.constants import BINARIZE_CHOICES  # noqa: E402
 
-# Five epochs of the default 784-512-256-20 MLP on the full 60,000 images take
-# about a minute on a 2-core laptop CPU, start-up and evaluation included.
-DEFAULT_EPOCHS = 5
-DATA_SEED = 0  # the fixed stochastic binarization is part of the data set, not of the run
-MODEL_FILE = "model.keras"
-RUN_FILES = (
-    MODEL_FILE,
-    "history.json",
-    "config.json",
-    "metrics.json",
-    "curves.png",
-    "reconstructions.png",
-    "samples.png",
-    "latent.png",
-    "manifold.png",
-)
-BINARIZE_CHOICES = ("none", "threshold", "random")
-INTERRUPTED = 130
+USAGE, FAILURE = 2, 1
+INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 128 + 15
 
 
 class UsageError(Exception):
@@ -83,7 +74,7 @@ def _number(minimum, strict):
             value = float(text)
         except ValueError:
             value = float("nan")
-        if not np.isfinite(value) or value < minimum or (strict and value == minimum):
+        if value != value or value in (float("inf"), float("-inf")) or value < minimum or (strict and value == minimum):
             bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
             raise argparse.ArgumentTypeError(f"expected a number {bound}. Received: {text!r}")
         return value
@@ -101,14 +92,8 @@ def _hidden_units(text):
     return units
 
 
-def build_parser():
-    """Return the ``argparse`` parser of ``python -m workshop``."""
-    parser = _Parser(
-        prog="python -m workshop",
-        description="VAE Workshop tools for instructors: train and evaluate VAEs on MNIST, build the notebooks.",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_train(commands):
+    d = _config.DEFAULTS
     train = commands.add_parser(
         "train",
         help="train a VAE on MNIST and save model, curves, figures and test numbers",
@@ -116,31 +101,50 @@ def build_parser():
         "config.json, metrics.json and PNG figures. The defaults take about a minute on a laptop CPU.",
     )
     model = train.add_argument_group("model")
-    model.add_argument("--architecture", choices=("mlp", "conv"), default="mlp", help="encoder/decoder type (default: mlp)")
-    model.add_argument("--latent-dim", type=_integer(1), default=20, metavar="D", help="latent dimensions (default: 20)")
     model.add_argument(
-        "--hidden-units", type=_hidden_units, default=(512, 256), metavar="U1,U2", help="hidden layer sizes (default: 512,256)"
+        "--architecture", choices=_config.ARCHITECTURES, default=d.architecture, help=f"encoder/decoder type (default: {d.architecture})"
     )
-    model.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli", help="pixel likelihood (default: bernoulli)")
-    model.add_argument("--sigma", type=_number(0, strict=True), default=0.1, help="std of the gaussian likelihood (default: 0.1)")
-    model.add_argument("--beta", type=_number(0, strict=False), default=1.0, help="weight of the KL term (default: 1.0)")
+    model.add_argument(
+        "--latent-dim", type=_integer(1), default=d.latent_dim, metavar="D", help=f"latent dimensions (default: {d.latent_dim})"
+    )
+    units = ",".join(str(u) for u in d.hidden_units)
+    model.add_argument(
+        "--hidden-units", type=_hidden_units, default=d.hidden_units, metavar="U1,U2", help=f"hidden layer sizes (default: {units})"
+    )
+    model.add_argument(
+        "--likelihood", choices=_config.LIKELIHOODS, default=d.likelihood, help=f"pixel likelihood (default: {d.likelihood})"
+    )
+    model.add_argument(
+        "--sigma", type=_number(0, strict=True), default=d.sigma, help=f"std of the gaussian likelihood (default: {d.sigma})"
+    )
+    model.add_argument("--beta", type=_number(0, strict=False), default=d.beta, help=f"weight of the KL term (default: {d.beta})")
     model.add_argument("--conditional", action="store_true", help="train a ConditionalVAE that also sees the digit label")
     fitting = train.add_argument_group("training")
+    fitting.add_argument("--epochs", type=_integer(1), default=d.epochs, metavar="N", help=f"training epochs (default: {d.epochs})")
+    fitting.add_argument("--batch-size", type=_integer(1), default=d.batch_size, metavar="N", help=f"(default: {d.batch_size})")
     fitting.add_argument(
-        "--epochs", type=_integer(1), default=DEFAULT_EPOCHS, metavar="N", help=f"training epochs (default: {DEFAULT_EPOCHS})"
+        "--learning-rate",
+        type=_number(0, strict=True),
+        default=d.learning_rate,
+        metavar="LR",
+        help=f"Adam's (default: {d.learning_rate:g})",
     )
-    fitting.add_argument("--batch-size", type=_integer(1), default=128, metavar="N", help="(default: 128)")
-    fitting.add_argument("--learning-rate", type=_number(0, strict=True), default=1e-3, metavar="LR", help="Adam's (default: 1e-3)")
-    fitting.add_argument("--seed", type=_integer(0), default=0, help="seeds weights, shuffling and sampling (default: 0)")
-    fitting.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True, help="compile with XLA (default: on)")
+    fitting.add_argument("--seed", type=_integer(0), default=d.seed, help=f"seeds weights, shuffling and sampling (default: {d.seed})")
+    fitting.add_argument("--jit", action=argparse.BooleanOptionalAction, default=d.jit, help="compile with XLA (default: on)")
     data = train.add_argument_group("data")
     data.add_argument("--data", metavar="PATH", help="MNIST .npz in Keras's layout (default: $MNIST_PATH, Keras, the shipped sample)")
     data.add_argument(
         "--binarize",
         choices=BINARIZE_CHOICES,
-        default="random",
-        help="random: fixed stochastic binarization, the standard binarized MNIST (default); "
-        "threshold: pixel > 0.5; none: grey levels",
+        default=d.binarize,
+        help="random: fixed stochastic binarization, the standard binarized MNIST (default); threshold: pixel > 0.5; none: grey levels",
+    )
+    data.add_argument(
+        "--binarize-seed",
+        type=_integer(0),
+        default=d.binarize_seed,
+        metavar="S",
+        help=f"seed of --binarize random (default: {d.binarize_seed})",
     )
     data.add_argument(
         "--dynamic-binarization",
@@ -149,12 +153,28 @@ def build_parser():
     )
     data.add_argument("--num-train", type=_integer(1), metavar="N", help="train on the first N images only")
     output = train.add_argument_group("output")
-    output.add_argument("--output", metavar="DIR", help="run folder (default: runs/<architecture>-z<latent>-<timestamp>)")
-    output.add_argument("--overwrite", action="store_true", help="reuse an --output folder that already holds a model")
-    output.add_argument("--eval-samples", type=_integer(1), default=50, metavar="K", help="importance samples of the test log-likelihood (default: 50)")
-    output.add_argument("--eval-images", type=_integer(1), default=1000, metavar="N", help="test images evaluated at the end (default: 1000)")
-    output.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    output.add_argument(
+        "--output", metavar="DIR", help="run folder, empty or new (default: a new runs/<architecture>-z<latent>-<timestamp>)"
+    )
+    output.add_argument("--overwrite", action="store_true", help="reuse a non-empty --output folder, replacing its run files")
+    output.add_argument(
+        "--eval-samples",
+        type=_integer(1),
+        default=d.eval_samples,
+        metavar="K",
+        help=f"importance samples of the test log-likelihood (default: {d.eval_samples})",
+    )
+    output.add_argument(
+        "--eval-images",
+        type=_integer(1),
+        default=d.eval_images,
+        metavar="N",
+        help=f"test images evaluated at the end (default: {d.eval_images})",
+    )
+    output.add_argument("--quiet", action="store_true", help="no progress bar, only errors")
 
+
+def _add_evaluate(commands):
     evaluate = commands.add_parser(
         "evaluate",
         help="measure a saved model on the MNIST test set",
@@ -165,316 +185,98 @@ def build_parser():
     evaluate.add_argument("--num-samples", type=_integer(1), default=100, metavar="K", help="importance samples per image (default: 100)")
     evaluate.add_argument("--num-images", type=_integer(1), metavar="N", help="evaluate the first N test images (default: all)")
     evaluate.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, Keras, the shipped sample)")
-    evaluate.add_argument(
-        "--binarize", choices=BINARIZE_CHOICES, help="default: what the run's config.json says, else random"
-    )
+    evaluate.add_argument("--binarize", choices=BINARIZE_CHOICES, help="default: what the run's config.json says, else random")
     evaluate.add_argument("--seed", type=_integer(0), default=0, help="seeds the sampled estimates (default: 0)")
     evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
 
-    commands.add_parser(
-        "notebooks",
-        add_help=False,
-        help="build, check or run the course notebooks (python -m workshop notebooks --help)",
+
+def _add_export(commands):
+    export = commands.add_parser(
+        "export",
+        help="write pretrained weights NAME.npz and NAME.json from a run folder",
+        description="Round a run's weights to float16 and write NAME.npz and NAME.json (configuration, "
+        "sha256 of the weights, test -ELBO on the full test set and on the shipped sample).",
     )
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("name", metavar="NAME")
+    export.add_argument("--output", metavar="DIR", help="where to write (default: the package's pretrained/ folder)")
+    export.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, then Keras)")
+    export.add_argument("--description", help="one sentence stored in NAME.json")
+
+
+def _add_notebooks(commands):
+    notebooks = commands.add_parser(
+        "notebooks", help="build, check or run the course notebooks", description="Build, check and run the course notebooks."
+    )
+    common = _Parser(add_help=False)
+    common.add_argument("--solutions", metavar="DIR", help="solution notebooks (default: <repo>/solutions)")
+    common.add_argument("--notebooks", metavar="DIR", help="student notebooks (default: <repo>/notebooks)")
+    jobs = notebooks.add_subparsers(dest="job", metavar="JOB", required=True, parser_class=_Parser)
+    jobs.add_parser("build", parents=[common], help="write notebooks/ from solutions/")
+    jobs.add_parser("check", parents=[common], help="fail when notebooks/ and solutions/ are out of sync")
+    run = jobs.add_parser("run", parents=[common], help="execute solution notebooks in place (full settings)")
+    run.add_argument("names", nargs="*", metavar="NAMES", help="e.g. 05, 05_vae_mnist")
+    run.add_argument("--fast", action="store_true", help="run with WORKSHOP_FAST=1")
+    run.add_argument("--timeout", type=_integer(1), default=1800, metavar="SECONDS", help="seconds a cell may run (default: 1800)")
+
+
+def build_parser():
+    """Return the ``argparse`` parser of ``python -m workshop``."""
+    parser = _Parser(
+        prog="python -m workshop",
+        description="VAE Workshop tools for instructors: train, evaluate and export VAEs on MNIST, build the notebooks.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_train(commands)
+    _add_evaluate(commands)
+    _add_export(commands)
+    _add_notebooks(commands)
     return parser
 
 
-# ------------------------------------------------------------------ helpers
-def _write_json(path, payload):
-    """Write JSON next to ``path`` first, then move it in place: a kill never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2)
-        handle.write("\n")
-    os.replace(tmp, path)
+def config_from_args(args):
+    """The :class:`~workshop.config.TrainingConfig` of parsed ``train`` arguments."""
+    values = {f.name: getattr(args, f.name) for f in _config.fields()}
+    return TrainingConfig(**values)
 
 
-def save_model_atomically(model, path):
-    """Save ``model`` to ``path`` (a .keras file) through a temporary file and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+# ----------------------------------------------------------------- commands
+def _train(args):
+    from workshop.training import train_and_evaluate
 
-
-class EpochCheckpoint(keras.callbacks.Callback):
-    """Save ``model.keras`` and ``history.json`` after every epoch, so an interrupted run keeps its work.
-
-    Args:
-        directory: the run folder.
-    """
-
-    def __init__(self, directory):
-        super().__init__()
-        self.directory = Path(directory)
-        self.history = {}
-        self.epochs_completed = 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))
-        save_model_atomically(self.model, self.directory / MODEL_FILE)
-        _write_json(self.directory / "history.json", self.history)
-        self.epochs_completed = epoch + 1
-
-
-def _load_data(path, binarize, **kwargs):
-    """load_mnist with the source returned and its fallback warning turned into one note on stderr."""
-    from workshop.data import MNISTFallbackWarning, load_mnist
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", MNISTFallbackWarning)
-        result = load_mnist(path=path, binarize=None if binarize == "none" else binarize, seed=DATA_SEED, return_info=True, **kwargs)
-    for warning in caught:
-        if issubclass(warning.category, MNISTFallbackWarning):
-            print(f"note: {warning.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    return result
-
-
-def _describe_source(info):
-    if info["source"] == "sample":
-        return f"sample shipped with the package ({info['path']})"
-    if info["source"] == "keras":
-        return f"keras ({info['path']})"
-    return f"file {info['path']}"
-
-
-def _versions():
-    import tensorflow as tf
-
-    import workshop
-
-    return {
-        "workshop": workshop.__version__,
-        "keras": keras.__version__,
-        "tensorflow": tf.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-def _one_line(error):
-    text = " ".join(str(error).split())
-    return text[:600] + (" ..." if len(text) > 600 else "") if text else type(error).__name__
-
-
-# -------------------------------------------------------------------- train
-def _output_dir(args):
-    if args.output:
-        out = Path(args.output)
-    else:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        kind = f"{args.architecture}-cvae" if args.conditional else args.architecture
-        out = Path("runs") / f"{kind}-z{args.latent_dim}-{stamp}"
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"Expected --output to be a folder. Received: {out} (an existing file)")
-    if (out / MODEL_FILE).exists() and not args.overwrite:
-        raise ValueError(f"{out} already holds a trained model ({MODEL_FILE}); choose another --output or pass --overwrite")
-    return out
-
-
-def _save_figures(model, out, x_test, y_test, history, conditional, seed):
-    import matplotlib.pyplot as plt
-
-    from workshop import plots
-
-    labels = y_test if conditional else None
-    written = []
-
-    def save(figure_or_axes, name):
-        plots.save_figure(figure_or_axes, out / name)
-        plt.close(getattr(figure_or_axes, "figure", figure_or_axes))
-        written.append(name)
-
-    save(plots.plot_history(history), "curves.png")
-    shown = x_test[:10]
-    recon = model.reconstruct(shown, None if labels is None else labels[:10])
-    save(plots.plot_reconstructions(shown, recon, n=len(shown)), "reconstructions.png")
-    if conditional:
-        digits = np.repeat(np.arange(model.num_classes), 10)  # one row per digit
-        images = model.sample(len(digits), labels=digits, seed=seed)
-        title = "samples from the prior, one row per digit"
-    else:
-        images = model.sample(100, seed=seed)
-        title = "samples from the prior"
-    save(plots.plot_images(images, ncols=10, title=title), "samples.png")
-    if model.latent_dim == 2:
-        n = min(len(x_test), 5000)
-        z_mean, _ = model.encode(x_test[:n], None if labels is None else labels[:n])
-        save(plots.plot_latent_scatter(z_mean, y_test[:n]), "latent.png")
-        if conditional:
-            ax = plots.plot_manifold(lambda z: model.decode(z, np.zeros(len(z), dtype="int64")), n=20)
-            ax.set_title("latent manifold, digit 0")
-        else:
-            ax = plots.plot_manifold(model, n=20)
-        save(ax, "manifold.png")
-    return written
-
-
-def train(args):
-    """Run ``python -m workshop train``; returns the exit status."""
-    from workshop.evaluation import evaluate_model
-    from workshop.models import VAE, ConditionalVAE
-    from workshop.settings import seed_everything
-
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    started = time.perf_counter()
-    out = _output_dir(args)
-    say = (lambda *a, **k: None) if args.quiet else print
-
-    seed_everything(args.seed)
-    if args.dynamic_binarization:
-        (x_train, y_train), _, info = _load_data(args.data, "none")
-        _, (x_test, y_test), _ = _load_data(args.data, args.binarize)
-    else:
-        (x_train, y_train), (x_test, y_test), info = _load_data(args.data, args.binarize)
-    if args.num_train is not None:
-        x_train, y_train = x_train[: args.num_train], y_train[: args.num_train]
-    say(f"data: {_describe_source(info)}; {len(x_train)} training and {len(x_test)} test images, binarize={args.binarize}"
-        + (" (training images binarized afresh each step)" if args.dynamic_binarization else ""))
-
-    options = dict(
-        latent_dim=args.latent_dim,
-        architecture=args.architecture,
-        hidden_units=args.hidden_units,
-        likelihood=args.likelihood,
-        beta=args.beta,
-        sigma=args.sigma,
-        dynamic_binarization=args.dynamic_binarization,
-        seed=args.seed,
-    )
-    model = ConditionalVAE(num_classes=10, **options) if args.conditional else VAE(**options)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate), jit_compile=args.jit)
-    parameters = int(model.count_params())
-    layers = "-".join(str(u) for u in (784, *args.hidden_units, args.latent_dim)) if args.architecture == "mlp" else f"conv, z={args.latent_dim}"
-    say(f"model: {type(model).__name__} {layers}, {args.likelihood} likelihood, beta={args.beta:g}: {parameters:,} parameters")
-
-    out.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES:  # with --overwrite: no stale file of an older run survives
-        (out / name).unlink(missing_ok=True)
-    config = {
-        "command": "train",
-        "arguments": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items() if k != "command"},
-        "model_class": type(model).__name__,
-        "parameters": parameters,
-        "data": {
-            **info,
-            "binarize": args.binarize,
-            "binarize_seed": DATA_SEED,
-            "num_train": int(len(x_train)),
-            "num_test": int(len(x_test)),
-            "validation": "the test set (curves only; nothing is tuned on it)",
-        },
-        "versions": _versions(),
-        "status": "running",
-    }
-    _write_json(out / "config.json", config)
-
-    checkpoint = EpochCheckpoint(out)
-    verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
-    fit_args = (x_train, y_train) if args.conditional else (x_train,)
-    validation = (x_test, y_test) if args.conditional else (x_test,)
-    seconds = {}
-    try:
-        t0 = time.perf_counter()
-        model.fit(
-            *fit_args,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            validation_data=validation,
-            validation_batch_size=1000,
-            callbacks=[checkpoint],
-            verbose=verbose,
-        )
-        seconds["train"] = time.perf_counter() - t0
-        seconds["per_epoch"] = seconds["train"] / args.epochs
-        history = checkpoint.history
-
-        t0 = time.perf_counter()
-        n_eval = min(args.eval_images, len(x_test))
-        metrics = evaluate_model(
-            model,
-            x_test[:n_eval],
-            y_test[:n_eval] if args.conditional else None,
-            num_samples=args.eval_samples,
-            seed=args.seed,
-        )
-        _write_json(out / "metrics.json", metrics)
-        seconds["evaluate"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        figures = _save_figures(model, out, x_test, y_test, history, args.conditional, args.seed)
-        seconds["figures"] = time.perf_counter() - t0
-    except KeyboardInterrupt:
-        done = checkpoint.epochs_completed
-        config.update(status="interrupted", epochs_completed=done, seconds={"total": time.perf_counter() - started})
-        _write_json(out / "config.json", config)
-        if done == 0:
-            print(f"interrupted before the first epoch ended; nothing trained was saved in {out}", file=sys.stderr)
-        else:
-            print(f"interrupted after {done} epoch{'s' if done != 1 else ''}; saved to {out}", file=sys.stderr)
-        return INTERRUPTED
-
-    seconds["total"] = time.perf_counter() - started
-    config.update(status="complete", epochs_completed=args.epochs, seconds={k: round(v, 2) for k, v in seconds.items()})
-    _write_json(out / "config.json", config)
-    print(
-        f"done in {seconds['total']:.0f} s ({args.epochs} epoch{'s' if args.epochs != 1 else ''}, {seconds['per_epoch']:.1f} s/epoch). "
-        f"Test -ELBO {metrics['neg_elbo']:.2f} nats/image; log p(x) >= {metrics['log_likelihood']:.2f} "
-        f"(IWAE, K={metrics['num_samples']}, {metrics['num_images']} images); "
-        f"{metrics['active_units']}/{metrics['latent_dim']} active units."
-    )
-    print(f"saved to {out}: {', '.join([MODEL_FILE, 'history.json', 'config.json', 'metrics.json', *figures])}")
+    train_and_evaluate(config_from_args(args), args.output, overwrite=args.overwrite, quiet=args.quiet)
     return 0
 
 
-# ----------------------------------------------------------------- evaluate
-def load_vae(path):
-    """Load a saved VAE from a ``.keras`` file or a run folder; ValueError/FileNotFoundError otherwise."""
-    from workshop.models import VAE
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / MODEL_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"model not found: {path}")
-    if path.suffix != ".keras":
-        raise ValueError(f"Expected a .keras model file or a run folder holding {MODEL_FILE}. Received: {path}")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path}: not a .keras model (a .keras file is a zip archive written by model.save)")
+def _binarize_of_run(path):
+    """The binarization a run folder's config.json recorded (new and old layouts), or None."""
+    config_path = path.parent / "config.json"
+    if not config_path.is_file():
+        return None, None
     try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # a corrupt zip, foreign content, an unknown class...
-        raise ValueError(f"{path}: not a loadable .keras model ({type(error).__name__}: {_one_line(error)})") from None
-    if not isinstance(model, VAE):
-        raise ValueError(f"Expected a workshop VAE or ConditionalVAE in {path}. Received: a {type(model).__name__}")
-    return model, path
+        with open(config_path, encoding="utf-8") as handle:
+            record = json.load(handle)
+        binarize = (record.get("config") or record.get("data"))["binarize"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError(f"{config_path}: expected a run's config.json with its binarization; pass --binarize") from None
+    binarize = "none" if binarize is None else binarize
+    if binarize not in BINARIZE_CHOICES:
+        raise ValueError(f"{config_path}: expected binarize in {BINARIZE_CHOICES}. Received: {binarize!r}")
+    return binarize, str(config_path)
 
 
-def evaluate(args):
-    """Run ``python -m workshop evaluate``; returns the exit status."""
+def _evaluate(args):
     from workshop.evaluation import evaluate_model
+    from workshop.training import describe_source, load_data, load_vae
 
     started = time.perf_counter()
     model, path = load_vae(args.model)
     binarize, origin = args.binarize, "--binarize"
     if binarize is None:
-        binarize, origin = "random", "default"
-        config_path = path.parent / "config.json"
-        if config_path.is_file():
-            try:
-                with open(config_path, encoding="utf-8") as handle:
-                    binarize = json.load(handle)["data"]["binarize"]
-                origin = str(config_path)
-            except (ValueError, KeyError, TypeError):
-                raise ValueError(f"{config_path}: expected a run's config.json with data.binarize; pass --binarize") from None
-            if binarize not in BINARIZE_CHOICES:
-                raise ValueError(f"{config_path}: expected data.binarize in {BINARIZE_CHOICES}. Received: {binarize!r}")
-    _, (x_test, y_test), info = _load_data(args.data, binarize)
+        binarize, origin = _binarize_of_run(path)
+        if binarize is None:
+            binarize, origin = "random", "default"
+    _, (x_test, y_test), info = load_data(args.data, binarize)
     if args.num_images is not None:
         x_test, y_test = x_test[: args.num_images], y_test[: args.num_images]
     metrics = evaluate_model(model, x_test, y_test if model.conditional else None, num_samples=args.num_samples, seed=args.seed)
@@ -484,7 +286,7 @@ def evaluate(args):
         return 0
     kl = " ".join(f"{v:.2f}" for v in metrics["kl_per_dimension"])
     print(f"model: {path} ({type(model).__name__}, {model.architecture}, latent_dim={model.latent_dim}, {model.likelihood})")
-    print(f"data: {_describe_source(info)}; {metrics['num_images']} test images, binarize={binarize} (from {origin})")
+    print(f"data: {describe_source(info)}; {metrics['num_images']} test images, binarize={binarize} (from {origin})")
     print(f"test -ELBO:               {metrics['neg_elbo']:8.2f} nats/image")
     print(f"log p(x) (IWAE, K={metrics['num_samples']}):".ljust(26) + f"{metrics['log_likelihood']:8.2f} nats/image")
     print(f"KL(q(z|x) || p(z)):       {metrics['kl']:8.2f} nats/image")
@@ -494,30 +296,100 @@ def evaluate(args):
     return 0
 
 
-# --------------------------------------------------------------------- main
-def main(argv=None):
-    """Entry point of ``python -m workshop``; returns the exit status (0, 1, 2 or 130)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "notebooks":
-        from workshop.notebooks import cli_main
+def _export(args):
+    from workshop.export import export
 
-        return cli_main(argv[1:])
-    parser = build_parser()
+    meta = export(args.run_dir, args.name, args.output, args.data, args.description)
+    test = meta["test"]
+    print(
+        f"wrote {meta['name']}.npz and {meta['name']}.json: {meta['weights']['parameters']:,} parameters in float16; "
+        f"test -ELBO {test['full']['neg_elbo']:.2f} nats/image on {test['full']['num_images']} images "
+        f"(float32: {test['float32_full']:.2f}), {test['sample']['neg_elbo']:.2f} on the sample's {test['sample']['num_images']}"
+    )
+    return 0
+
+
+def _notebooks(args):
+    from workshop import authoring
+
+    if args.job == "build":
+        written = authoring.build(args.solutions, args.notebooks)
+        for path in written:
+            print(f"wrote {path}")
+        print(f"{len(written)} student notebook(s) built.")
+        return 0
+    if args.job == "check":
+        problems = authoring.check(args.solutions, args.notebooks)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"error: {len(problems)} problem(s) found.", file=sys.stderr)
+            return FAILURE
+        print("notebooks/ is in sync with solutions/.")
+        return 0
+    authoring.run(args.names, args.solutions, fast=args.fast, timeout=args.timeout)
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "notebooks": _notebooks}
+
+
+# --------------------------------------------------------------------- main
+def _one_line(error):
+    text = " ".join(str(error).split())
+    return text[:600] + (" ..." if len(text) > 600 else "") if text else type(error).__name__
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same clean stop as Ctrl-C."""
+
+    signum = signal.SIGTERM
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def main(argv=None):
+    """Entry point of ``python -m workshop``; returns the exit status (0, 1, 2, 130 or 143)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = parser.parse_args(argv)
-    except UsageError as error:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError("expected a command: train, evaluate, export or notebooks")
+        if args.command == "train":
+            config_from_args(args)  # a value the parser let through but the config refuses
+    except (UsageError, ValueError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
-        return 2
+        return USAGE
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0
-    if args.command is None:
-        print("error: expected a command: train, evaluate or notebooks", file=sys.stderr)
-        return 2
+
+    from workshop.training import TrainingDivergedError, TrainingInterrupted
+
+    previous = None
     try:
-        return train(args) if args.command == "train" else evaluate(args)
-    except (ValueError, FileNotFoundError, OSError) as error:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        pass
+    try:
+        return COMMANDS[args.command](args)
+    except TrainingInterrupted as stop:
+        terminated = isinstance(stop.__context__, _Terminated)
+        done, out = stop.epochs_completed, stop.output_dir
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        if done == 0:
+            print(f"error: {what} before the first epoch ended; nothing trained was saved in {out}", file=sys.stderr)
+        else:
+            print(f"error: {what} after {done} epoch{'s' if done != 1 else ''}; saved to {out}", file=sys.stderr)
+        return 128 + signal.SIGTERM if terminated else INTERRUPTED
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"error: {'terminated (SIGTERM)' if signum == signal.SIGTERM else 'interrupted'}", file=sys.stderr)
+        return 128 + int(signum)
+    except (ValueError, OSError, TrainingDivergedError, RuntimeError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return INTERRUPTED
+        return FAILURE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -22,20 +22,30 @@ import tensorflow as tf
 from keras import layers, ops
 
 from workshop import losses
+from workshop.constants import IMAGE_SHAPE, LOG_2PI, NUM_PIXELS
 from workshop.layers import Sampling
 from workshop.validation import (
-    IMAGE_SHAPE,
-    NUM_PIXELS,
+    check_bool,
     check_choice,
+    check_dataset,
     check_hidden_units,
     check_images,
     check_labels,
     check_latent,
     check_positive_int,
+    check_seed,
+    dataset_error_message,
 )
 
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def _is_concrete(value):
+    """True for NumPy arrays, lists and eager tensors: values that can be checked now (not symbolic)."""
+    if isinstance(value, (np.ndarray, list, np.generic)):
+        return True
+    return tf.is_tensor(value) and hasattr(value, "numpy") and tf.executing_eagerly()
 
 
 def _check_architecture(latent_dim, architecture, hidden_units):
@@ -154,7 +164,7 @@ class VAE(keras.Model):
 
     def __init__(
         self,
-        latent_dim=2,
+        latent_dim=20,
         architecture="mlp",
         hidden_units=(512, 256),
         likelihood="bernoulli",
@@ -175,10 +185,14 @@ class VAE(keras.Model):
             raise ValueError(f"Expected `beta` >= 0. Received: beta={beta}")
         if sigma <= 0:
             raise ValueError(f"Expected `sigma` > 0. Received: sigma={sigma}")
-        if seed is not None:
-            check_positive_int(seed, "seed", minimum=0)
-        if num_classes is not None:
+        seed = check_seed(seed)
+        dynamic_binarization = check_bool(dynamic_binarization, "dynamic_binarization")
+        if self.conditional:
+            if num_classes is None:
+                raise ValueError("Expected `num_classes` (an integer >= 2) for a ConditionalVAE. Received: num_classes=None")
             num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
+        elif num_classes is not None:
+            raise ValueError(f"Expected no `num_classes` for a VAE (use ConditionalVAE to condition on labels). Received: num_classes={num_classes!r}")
         self.latent_dim = latent_dim
         self.architecture = architecture
         self.hidden_units = hidden_units
@@ -302,21 +316,30 @@ class VAE(keras.Model):
             x, condition = inputs[0], (inputs[1] if self.conditional else None)
         else:
             x, condition = inputs, None
+        if _is_concrete(x):  # NumPy or eager values: check them as encode does (graph tensors pass)
+            x = check_images(x)
+            if self.conditional:
+                condition = self._condition(None if condition is None or not _is_concrete(condition) else condition, len(x))
         z_mean, z_log_var = self.encoder(self._inputs(x, condition), training=training)
         z = self.sampling([z_mean, z_log_var]) if training else z_mean
         return ops.sigmoid(self.decoder(self._inputs(z, condition), training=training))
 
     # --------------------------------------------- fit/evaluate with checks
     def _prepare(self, x, y=None, name="x"):
-        """Validate NumPy inputs before they reach TensorFlow (datasets pass through)."""
+        """Validate inputs before they reach TensorFlow: arrays at once, datasets batch by batch as consumed."""
+        if x is None:
+            raise ValueError(f"Expected `{name}`: images of shape (N, 28, 28, 1) or a tf.data.Dataset of batches. Received: {name}=None")
         if isinstance(x, (tuple, list)) and len(x) == 2 and self.conditional and y is None:
             x, y = x
-        if isinstance(x, (np.ndarray, list)) or (hasattr(x, "numpy") and hasattr(x, "shape") and not hasattr(x, "element_spec")):
-            x = check_images(x, name)
-            if self.conditional:
-                if y is None:
-                    raise ValueError("Expected labels for a ConditionalVAE: call fit(x, labels). Received: labels=None")
-                y = check_labels(y, len(x), self.num_classes)
+        if hasattr(x, "element_spec"):
+            return check_dataset(x, self.conditional, self.num_classes, name), None
+        if not (isinstance(x, (np.ndarray, list, tuple)) or _is_concrete(x)):
+            raise ValueError(f"Expected `{name}` to be an array of images or a tf.data.Dataset. Received: {type(x).__name__}")
+        x = check_images(x, name)
+        if self.conditional:
+            if y is None:
+                raise ValueError("Expected labels for a ConditionalVAE: fit(x, labels), evaluate(x, labels), predict(x, labels=...). Received: labels=None")
+            y = check_labels(y, len(x), self.num_classes)
         return x, y
 
     def _prepare_validation(self, validation_data):
@@ -329,25 +352,65 @@ class VAE(keras.Model):
             return (x_val,) if y_val is None else (x_val, y_val)
         if isinstance(validation_data, np.ndarray):
             return (check_images(validation_data, "validation_data"),)
+        if hasattr(validation_data, "element_spec"):
+            return check_dataset(validation_data, self.conditional, self.num_classes, "validation_data")
         return validation_data
+
+    def _run_checked(self, method, *args, **kwargs):
+        """Call a keras.Model method, turning a failed dataset check into a one-line ValueError."""
+        try:
+            return method(*args, **kwargs)
+        except tf.errors.OpError as error:
+            message = dataset_error_message(error)
+            if message is None:
+                raise
+            raise ValueError(message) from None
+
+    @staticmethod
+    def _check_run_arguments(kwargs, names=("batch_size",)):
+        for name in names:
+            if kwargs.get(name) is not None:
+                check_positive_int(kwargs[name], name)
 
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
         """Train on images ``x`` (no targets: the images are their own targets)."""
+        self._check_run_arguments(kwargs, ("batch_size", "validation_batch_size", "steps_per_epoch"))
+        epochs = check_positive_int(kwargs.pop("epochs", 1), "epochs")
+        initial_epoch = check_positive_int(kwargs.pop("initial_epoch", 0), "initial_epoch", minimum=0)
+        if initial_epoch >= epochs:
+            raise ValueError(f"Expected `initial_epoch` < `epochs`. Received: initial_epoch={initial_epoch}, epochs={epochs}")
+        if hasattr(x, "element_spec"):
+            kwargs.setdefault("shuffle", False)  # Keras cannot shuffle a dataset; shuffle it with .shuffle()
         x, y = self._prepare(x, y)
         if validation_data is not None:
             validation_data = self._prepare_validation(validation_data)
-        return super().fit(x, y, validation_data=validation_data, **kwargs)
+        return self._run_checked(
+            super().fit, x, y, validation_data=validation_data, epochs=epochs, initial_epoch=initial_epoch, **kwargs
+        )
 
     def evaluate(self, x=None, y=None, **kwargs):
         """Average loss terms over ``x``; with ``return_dict=True`` a dict of the three metrics."""
+        self._check_run_arguments(kwargs, ("batch_size", "steps"))
         x, y = self._prepare(x, y)
-        return super().evaluate(x, y, **kwargs)
+        return self._run_checked(super().evaluate, x, y, **kwargs)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, labels=None):
+        """Reconstructions of ``x`` (see :meth:`call`), checked like :meth:`encode`; datasets are checked batch by batch.
+
+        A ConditionalVAE takes ``labels=`` (or ``x=(images, labels)``).
+        """
+        self._check_run_arguments({"batch_size": batch_size, "steps": steps}, ("batch_size", "steps"))
+        x, labels = self._prepare(x, labels if self.conditional else None)
+        if labels is not None:
+            x = (x, labels)
+        return self._run_checked(super().predict, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
 
     # ------------------------------------------------------ NumPy interface
     def _condition(self, labels, n):
         return None
 
     def _batched(self, fn, arrays, batch_size):
+        batch_size = check_positive_int(batch_size, "batch_size")
         n = len(arrays[0])
         outs = [fn(*(a[i : i + batch_size] if a is not None else None for a in arrays)) for i in range(0, n, batch_size)]
         if isinstance(outs[0], tuple):
@@ -380,11 +443,16 @@ class VAE(keras.Model):
         z_mean, _ = self.encode(x, labels, batch_size)
         return self.decode(z_mean, labels, batch_size)
 
-    def sample(self, n, seed=None, labels=None):
-        """Draw ``n`` images: z ~ N(0, I), then the decoder's mean image (N, 28, 28, 1)."""
+    def sample(self, n, labels=None, seed=None):
+        """Draw ``n`` images: z ~ N(0, I), then the decoder's mean image (N, 28, 28, 1).
+
+        The same argument order for :class:`VAE` and :class:`ConditionalVAE`:
+        ``sample(n, labels=None, seed=None)``; a plain VAE takes no labels.
+        """
         n = check_positive_int(n, "n")
-        if seed is not None:
-            seed = check_positive_int(seed, "seed", minimum=0)
+        seed = check_seed(seed)
+        if labels is not None and not self.conditional:
+            raise ValueError(f"Expected no `labels` for a VAE (did you mean seed={labels!r}?). Received: labels={labels!r}")
         z = keras.random.normal((n, self.latent_dim), seed=self.noise_seed_generator if seed is None else seed)
         return self.decode(ops.convert_to_numpy(z), labels)
 
@@ -397,6 +465,7 @@ class VAE(keras.Model):
         """
         x = check_images(x)
         num_samples = check_positive_int(num_samples, "num_samples")
+        seed = check_seed(seed)
         condition = self._condition(labels, len(x))
         generator = keras.random.SeedGenerator(seed) if seed is not None else self.noise_seed_generator
 
@@ -426,6 +495,10 @@ class VAE(keras.Model):
         """
         x = check_images(x)
         k_total = check_positive_int(num_samples, "num_samples")
+        seed = check_seed(seed)
+        max_rows = check_positive_int(max_rows, "max_rows")
+        if batch_size is not None:
+            batch_size = check_positive_int(batch_size, "batch_size")
         condition = self._condition(labels, len(x))
         generator = keras.random.SeedGenerator(seed) if seed is not None else self.noise_seed_generator
         chunk = max(1, min(k_total, max_rows))
@@ -447,7 +520,7 @@ class VAE(keras.Model):
                 logits = self.decoder(self._inputs(z_flat, c_flat), training=False)
                 x_rep = ops.reshape(ops.broadcast_to(x_rep_all, (b, k, NUM_PIXELS)), (b * k, NUM_PIXELS))
                 log_px = -ops.reshape(self.reconstruction_loss(x_rep, ops.reshape(logits, (b * k, NUM_PIXELS))), (b, k))
-                log_pz = -0.5 * ops.sum(ops.square(z) + math.log(2 * math.pi), axis=-1)
+                log_pz = -0.5 * ops.sum(ops.square(z) + LOG_2PI, axis=-1)
                 log_qz = losses.gaussian_log_density(z, z_mean[:, None, :], z_log_var[:, None, :])
                 log_ws.append(ops.convert_to_numpy(log_px + log_pz - log_qz).astype("float64"))
             log_w = np.concatenate(log_ws, axis=1)
@@ -492,4 +565,4 @@ class ConditionalVAE(VAE):
 
     def sample(self, n, labels=None, seed=None):
         """Draw ``n`` images of the given classes (``labels``: one int for all, or n of them)."""
-        return super().sample(n, seed=seed, labels=labels)
+        return super().sample(n, labels=labels, seed=seed)

@@ -7,30 +7,25 @@ One line gives a trained model::
 
 Each model is two files in ``workshop/pretrained/``: ``NAME.npz`` (the weights,
 stored as float16 in a compressed archive, about 2 MB for the 784-512-256-20
-MLP) and ``NAME.json`` (the model's configuration, how it was trained, and its
-test -ELBO measured on the float16 weights). ``README.md`` there says which
-command trained each model.
+MLP) and ``NAME.json`` (the model's configuration, the sha256 of ``NAME.npz``,
+how it was trained, and its test -ELBO measured on the float16 weights).
+:func:`load_pretrained` checks the weights against that sha256, so changed or
+damaged weights never load silently; any damaged file is a ``ValueError``
+naming it. ``README.md`` there says which command trained each model.
 
-Instructors make these files from a run folder of ``python -m workshop train``::
-
-    python -m workshop.pretrained export runs/z20 vae_mnist_z20
-
-which rounds the weights to float16, rebuilds the model from them and records
-its test -ELBO (nats per image, one sample of z per image, ``seed=0``) on the
-full fixed-binarized MNIST test set and on the 2,000 test images of the shipped
-sample, so a test can check the shipped weights anywhere.
+Instructors make these files with ``python -m workshop export RUN_DIR NAME``
+(:mod:`workshop.export`).
 """
 
-import argparse
 import hashlib
 import json
-import os
 import sys
-import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from workshop.constants import BINARIZE_SEED
 from workshop.settings import quiet_tensorflow
 
 quiet_tensorflow()
@@ -38,10 +33,9 @@ quiet_tensorflow()
 PRETRAINED_DIR = Path(__file__).with_name("pretrained")
 STORAGE_DTYPE = "float16"
 ELBO_SEED = 0  # the seed of the one-sample ELBO estimate that is recorded
-BINARIZE_SEED = 0  # the fixed stochastic binarization of the test set (as in the CLI)
 FORMAT_VERSION = 1
 
-__all__ = ["PRETRAINED_DIR", "available", "describe", "export", "load_pretrained", "test_elbo"]
+__all__ = ["PRETRAINED_DIR", "available", "describe", "load_pretrained", "test_elbo", "test_images"]
 
 
 def available(directory=None):
@@ -63,20 +57,59 @@ def _files(name, directory):
 def describe(name, directory=None):
     """The metadata of a pretrained model (its JSON file) as a dict.
 
-    Keys include ``config`` (the arguments of :class:`workshop.VAE`), ``training``
-    (the command, the data, the seconds it took and the per-epoch ``history``
-    that :func:`workshop.plots.plot_history` draws) and ``test`` (the recorded
-    test -ELBO on the full test set and on the shipped sample, nats per image).
+    Keys include ``config`` (the arguments of :class:`workshop.VAE`), ``weights``
+    (file, dtype, shapes and ``sha256``), ``training`` (the command, the data, the
+    seconds it took and the per-epoch ``history`` that
+    :func:`workshop.plots.plot_history` draws) and ``test`` (the recorded test
+    -ELBO on the full test set and on the shipped sample, nats per image).
+
+    Raises:
+        ValueError: an unknown name, or a JSON file that is not valid JSON or
+            lacks ``config`` or ``weights.sha256`` (naming the file).
     """
     meta_path, _ = _files(name, directory)
-    with open(meta_path, encoding="utf-8") as handle:
-        return json.load(handle)
+    try:
+        with open(meta_path, encoding="utf-8") as handle:
+            meta = json.load(handle)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{meta_path}: not valid JSON ({type(error).__name__}: {error}); reinstall the package") from None
+    problems = []
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        problems.append("a `config` object")
+    if not isinstance(meta, dict) or not isinstance(meta.get("weights"), dict) or not isinstance(meta["weights"].get("sha256"), str):
+        problems.append("a `weights.sha256` string")
+    if problems:
+        raise ValueError(f"{meta_path}: expected the metadata of a pretrained model with {' and '.join(problems)}; reinstall the package")
+    return meta
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_weights(weights_path, count):
+    """The arrays ``w000 ... w{count-1}`` of an archive; ValueError naming the file otherwise."""
+    try:
+        with np.load(weights_path, allow_pickle=False) as archive:
+            expected = [f"w{i:03d}" for i in range(count)]
+            if sorted(archive.files) != expected:
+                raise ValueError(f"{weights_path}: expected arrays {expected[0]} ... {expected[-1]}. Received: {sorted(archive.files)}")
+            return [archive[key] for key in expected]
+    except ValueError:
+        raise
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        raise ValueError(f"{weights_path}: not a readable weights archive ({type(error).__name__}: {error})") from None
 
 
 def load_pretrained(name, directory=None):
     """Return the pretrained :class:`workshop.VAE` called ``name``, weights loaded.
 
-    The float16 weights are converted to float32; the model is compiled (Adam,
+    The weights file is checked against the sha256 recorded in ``NAME.json``;
+    the float16 weights are converted to float32; the model is compiled (Adam,
     learning rate 1e-3) so that it can also be trained further or evaluated.
 
     Args:
@@ -86,34 +119,49 @@ def load_pretrained(name, directory=None):
     Returns:
         A ``workshop.VAE``.
 
+    Raises:
+        ValueError: an unknown name, or a damaged file (changed or truncated
+            weights, a renamed array, broken JSON), naming the file.
+
     Example:
         >>> model = load_pretrained("vae_mnist_z2")
         >>> images = model.sample(16, seed=0)
     """
     meta = describe(name, directory)
-    _, weights_path = _files(name, directory)
+    meta_path, weights_path = _files(name, directory)
+    recorded = meta["weights"]["sha256"]
+    found = _sha256(weights_path)
+    if found != recorded:
+        raise ValueError(
+            f"{weights_path}: the weights do not match the sha256 recorded in {meta_path.name} "
+            f"(expected {recorded[:12]}..., received {found[:12]}...): the file was changed or damaged; reinstall the package"
+        )
     from workshop.models import VAE
 
-    model = VAE(**meta["config"])
-    with np.load(weights_path, allow_pickle=False) as archive:
-        weights = [archive[f"w{i:03d}"] for i in range(len(archive.files))]
+    try:
+        model = VAE(**meta["config"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{meta_path}: not a valid VAE configuration ({error})") from None
+    weights = _read_weights(weights_path, len(model.weights))
     expected = [tuple(v.shape) for v in model.weights]
     received = [tuple(w.shape) for w in weights]
     if expected != received:
-        raise ValueError(
-            f"{weights_path}: expected weights of shapes {expected} for this configuration. Received: {received}"
-        )
+        raise ValueError(f"{weights_path}: expected weights of shapes {expected} for this configuration. Received: {received}")
     model.set_weights([w.astype("float32") for w in weights])
     model.compile()
     return model
 
 
 # --------------------------------------------------------------------- measure
-def _test_images(path):
+def test_images(path):
+    """The fixed-binarized test images of the MNIST at ``path`` (the recorded numbers' test set), and where they came from."""
     from workshop.data import load_mnist
 
     _, (x_test, _), info = load_mnist(path=path, binarize="random", seed=BINARIZE_SEED, return_info=True)
     return x_test, info
+
+
+_test_images = test_images  # the name the tests and older notebooks use
 
 
 def test_elbo(model, x):
@@ -121,160 +169,30 @@ def test_elbo(model, x):
     return float(-np.mean(model.elbo(x, num_samples=1, seed=ELBO_SEED)))
 
 
-def _command_line(arguments):
-    """``python -m workshop train ...`` with the options that differ from their defaults."""
-    from workshop.cli import build_parser
+def __getattr__(name):
+    # `pretrained.export` moved to `workshop.export.export`; kept reachable for older scripts.
+    if name == "export":
+        from workshop.export import export
 
-    defaults = vars(build_parser().parse_args(["train"]))
-    parts = ["python -m workshop train"]
-    for key, value in arguments.items():
-        if key in ("output", "overwrite", "quiet", "data") or defaults.get(key) == value:
-            continue
-        if isinstance(defaults.get(key), tuple) and list(defaults[key]) == value:
-            continue
-        flag = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            parts.append(flag if value else f"--no-{key.replace('_', '-')}")
-        elif isinstance(value, (list, tuple)):
-            parts.append(f"{flag} {','.join(str(v) for v in value)}")
-        else:
-            parts.append(f"{flag} {value}")
-    return " ".join(parts)
-
-
-def export(run_dir, name, output_dir=None, data=None, description=None):
-    """Write ``NAME.npz`` and ``NAME.json`` from a run folder of ``python -m workshop train``.
-
-    The weights are rounded to float16; the test -ELBO is measured AFTER that
-    rounding, on the fixed-binarized test set of the full MNIST (``data``, else
-    ``$MNIST_PATH``, else Keras's copy) and on the shipped sample's 2,000 test
-    images.
-
-    Args:
-        run_dir: the run folder (holding ``model.keras`` and ``config.json``).
-        name: the model's name, letters, digits and ``_`` only (e.g. ``"vae_mnist_z20"``).
-        output_dir: where to write (default: the package's ``pretrained/`` folder).
-        data: an MNIST ``.npz`` (default: ``$MNIST_PATH``, then Keras).
-        description: one sentence for the JSON file.
-
-    Returns:
-        The metadata written to ``NAME.json``, as a dict.
-    """
-    import keras
-
-    from workshop.data import SAMPLE_PATH
-    from workshop.models import VAE
-
-    if not isinstance(name, str) or not name.replace("_", "").isalnum():
-        raise ValueError(f"Expected a name of letters, digits and underscores. Received: name={name!r}")
-    run_dir = Path(run_dir)
-    model_path, config_path = run_dir / "model.keras", run_dir / "config.json"
-    for path in (model_path, config_path):
-        if not path.is_file():
-            raise FileNotFoundError(f"Expected a run folder of `python -m workshop train` holding {path.name}. Missing: {path}")
-    with open(config_path, encoding="utf-8") as handle:
-        run_config = json.load(handle)
-    history = None
-    if (run_dir / "history.json").is_file():
-        with open(run_dir / "history.json", encoding="utf-8") as handle:
-            history = {k: [round(float(v), 4) for v in values] for k, values in json.load(handle).items()}
-    trained = keras.saving.load_model(model_path, compile=False)
-    if type(trained) is not VAE:
-        raise ValueError(f"Expected a workshop VAE in {model_path}. Received: a {type(trained).__name__}")
-
-    config = {k: v for k, v in trained.get_config().items() if k not in ("name", "trainable", "dtype")}
-    rounded = [np.asarray(w).astype(STORAGE_DTYPE) for w in trained.get_weights()]
-    model = VAE(**config)
-    model.set_weights([w.astype("float32") for w in rounded])
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        x_full, full_info = _test_images(data)
-    if full_info["source"] == "sample":
-        raise ValueError("Expected the full MNIST to record the test -ELBO: set MNIST_PATH or pass data=...")
-    x_sample, _ = _test_images(SAMPLE_PATH)
-    arguments = run_config.get("arguments", {})
-    test = {
-        "full": {"neg_elbo": round(test_elbo(model, x_full), 4), "num_images": int(len(x_full))},
-        "sample": {"neg_elbo": round(test_elbo(model, x_sample), 4), "num_images": int(len(x_sample))},
-        "float32_full": round(test_elbo(trained, x_full), 4),
-    }
-    output_dir = Path(output_dir) if output_dir is not None else PRETRAINED_DIR
-    output_dir.mkdir(parents=True, exist_ok=True)
-    weights_path = output_dir / f"{name}.npz"
-    np.savez_compressed(weights_path, **{f"w{i:03d}": w for i, w in enumerate(rounded)})
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "name": name,
-        "description": description or f"VAE {_layers(config)} trained on binarized MNIST",
-        "config": config,
-        "weights": {
-            "file": weights_path.name,
-            "dtype": STORAGE_DTYPE,
-            "parameters": int(sum(w.size for w in rounded)),
-            "sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
-            "shapes": [list(w.shape) for w in rounded],
-        },
-        "training": {
-            "command": _command_line(arguments),
-            "arguments": {k: v for k, v in arguments.items() if k not in ("output", "overwrite", "quiet")},
-            "data": run_config.get("data"),
-            "epochs_completed": run_config.get("epochs_completed"),
-            "seconds": run_config.get("seconds"),
-            "versions": run_config.get("versions"),
-            "history": history,
-        },
-        "test": {
-            "what": "mean -ELBO in nats per image of the fixed-binarized test images "
-            f"(binarize='random', seed={BINARIZE_SEED}), one sample of z per image with seed={ELBO_SEED}, "
-            "computed with the float16 weights; float32_full is the same on the full test set before rounding",
-            **test,
-        },
-    }
-    meta_path = output_dir / f"{name}.json"
-    tmp = meta_path.with_name(f".{meta_path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(meta, handle, indent=2)
-        handle.write("\n")
-    os.replace(tmp, meta_path)
-    return meta
-
-
-def _layers(config):
-    if config.get("architecture", "mlp") == "mlp":
-        return "-".join(str(u) for u in (784, *config["hidden_units"], config["latent_dim"]))
-    return f"conv, latent_dim={config['latent_dim']}"
+        return export
+    raise AttributeError(f"module 'workshop.pretrained' has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------------- CLI
 def main(argv=None):
-    """``python -m workshop.pretrained export RUN_DIR NAME`` or ``... list``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m workshop.pretrained", description="Pretrained VAEs shipped with the package.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    write = commands.add_parser("export", help="write NAME.npz and NAME.json from a run folder of `python -m workshop train`")
-    write.add_argument("run_dir", metavar="RUN_DIR")
-    write.add_argument("name", metavar="NAME")
-    write.add_argument("--output", metavar="DIR", help=f"where to write (default: {PRETRAINED_DIR})")
-    write.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, then Keras)")
-    write.add_argument("--description", help="one sentence stored in NAME.json")
-    commands.add_parser("list", help="list the shipped models and their recorded test -ELBO")
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        for model_name in available():
-            meta = describe(model_name)
-            print(f"{model_name}: {meta['description']}; test -ELBO {meta['test']['full']['neg_elbo']:.2f} nats/image")
-        return 0
-    try:
-        meta = export(args.run_dir, args.name, args.output, args.data, args.description)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    """``python -m workshop.pretrained list``; ``export`` is ``python -m workshop export`` now (forwarded)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["export"]:
+        from workshop.cli import main as workshop_main
+
+        print("note: `python -m workshop.pretrained export` is now `python -m workshop export`", file=sys.stderr)
+        return workshop_main(argv)
+    if argv != ["list"]:
+        print("error: expected `list` (or use `python -m workshop export RUN_DIR NAME`)", file=sys.stderr)
         return 2
-    test = meta["test"]
-    print(
-        f"wrote {meta['name']}.npz and {meta['name']}.json: {meta['weights']['parameters']:,} parameters in float16; "
-        f"test -ELBO {test['full']['neg_elbo']:.2f} nats/image on {test['full']['num_images']} images "
-        f"(float32: {test['float32_full']:.2f}), {test['sample']['neg_elbo']:.2f} on the sample's {test['sample']['num_images']}"
-    )
+    for model_name in available():
+        meta = describe(model_name)
+        print(f"{model_name}: {meta['description']}; test -ELBO {meta['test']['full']['neg_elbo']:.2f} nats/image")
     return 0
 
 

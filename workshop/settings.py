@@ -15,16 +15,25 @@ import numpy as np
 _FALSE = {"", "0", "false", "no", "off"}
 
 
+def env_flag(name, default=False):
+    """True when the environment variable ``name`` is set to anything but ``""``, ``0``, ``false``, ``no`` or ``off``.
+
+    ``default`` when it is not set. The one reading of on/off switches used for
+    ``WORKSHOP_FAST``, ``CI`` and ``WORKSHOP_STRICT_CHECKS``.
+    """
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() not in _FALSE
+
+
 def fast_mode():
     """Return True when notebooks and scripts should run their cut-down version.
 
     ``WORKSHOP_FAST`` wins when it is set (``WORKSHOP_FAST=0`` forces a full
     run even in CI); otherwise fast mode follows ``CI``.
     """
-    flag = os.environ.get("WORKSHOP_FAST")
-    if flag is not None:
-        return flag.strip().lower() not in _FALSE
-    return os.environ.get("CI", "").strip().lower() not in _FALSE
+    return env_flag("WORKSHOP_FAST", default=env_flag("CI"))
 
 
 def quiet_tensorflow():

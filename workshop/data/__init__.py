@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from workshop.constants import BINARIZE_CHOICES, BINARIZE_SEED
+
 SAMPLE_PATH = Path(__file__).with_name("mnist_sample.npz")
-BINARIZATIONS = (None, "threshold", "random")
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -43,7 +44,9 @@ def read_mnist_npz(path):
         ValueError: when it is not a readable ``.npz`` or its arrays are not
             MNIST-shaped (names the file and the problem).
     """
-    path = Path(path).expanduser()
+    path = _as_path(path, "path")
+    if path.is_dir():
+        raise ValueError(f"Expected an MNIST .npz file. Received: {path}, which is a folder")
     if not path.is_file():
         raise FileNotFoundError(f"MNIST file not found: {path}")
     if not zipfile.is_zipfile(path):
@@ -73,6 +76,12 @@ def read_mnist_npz(path):
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
+def _as_path(path, name):
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise ValueError(f"Expected `{name}` to be a file path (a str or pathlib.Path). Received: {name}={path!r}")
+    return Path(path).expanduser()
+
+
 def _from_keras():
     import keras
 
@@ -88,6 +97,9 @@ def locate_mnist(path=None):
     explicit = path if path is not None else os.environ.get("MNIST_PATH") or None
     if explicit is not None:
         origin = "path" if path is not None else "MNIST_PATH"
+        _as_path(explicit, origin)
+        if Path(explicit).expanduser().is_dir():
+            raise ValueError(f"Expected {origin} to name the MNIST .npz file. Received: {explicit}, which is a folder")
         try:
             return read_mnist_npz(explicit), {"source": "file", "path": str(explicit)}
         except FileNotFoundError:
@@ -112,7 +124,7 @@ def load_mnist(
     binarize=None,
     flatten=False,
     threshold=0.5,
-    seed=0,
+    seed=BINARIZE_SEED,
     num_train=None,
     num_test=None,
     return_info=False,
@@ -122,7 +134,7 @@ def load_mnist(
     Args:
         path: an ``.npz`` in Keras's layout; defaults to ``$MNIST_PATH``, then
             Keras's loader, then the shipped sample.
-        binarize: ``None`` (grey levels), ``"threshold"`` (pixel > ``threshold``)
+        binarize: ``"none"`` or ``None`` (grey levels), ``"threshold"`` (pixel > ``threshold``)
             or ``"random"`` (each pixel drawn once as Bernoulli(grey level) with
             ``seed``: the fixed stochastic binarization used in the VAE literature;
             train and test use separate streams, so the test set never depends on
@@ -139,9 +151,15 @@ def load_mnist(
     Example:
         >>> (x_train, y_train), (x_test, y_test) = load_mnist(binarize="random")
     """
-    if binarize not in BINARIZATIONS:
-        raise ValueError(f"Expected `binarize` to be one of None, 'threshold', 'random'. Received: binarize={binarize!r}")
-    if not 0.0 <= float(threshold) < 1.0:
+    if binarize is None:
+        binarize = "none"
+    if not isinstance(binarize, str) or binarize not in BINARIZE_CHOICES:
+        raise ValueError(
+            f"Expected `binarize` to be one of {', '.join(map(repr, BINARIZE_CHOICES))} (or None). Received: binarize={binarize!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"Expected `seed` to be an integer >= 0. Received: seed={seed!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) or not 0.0 <= float(threshold) < 1.0:
         raise ValueError(f"Expected `threshold` in [0, 1). Received: threshold={threshold!r}")
     for value, name in ((num_train, "num_train"), (num_test, "num_test")):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):

@@ -1,0 +1,158 @@
+"""Instructor side of the pretrained models: write ``NAME.npz`` and ``NAME.json`` from a run folder.
+
+``python -m workshop export runs/z20 vae_mnist_z20`` (or :func:`export`) rounds
+the weights of a run of ``python -m workshop train`` to float16, rebuilds the
+model from them and records, in ``NAME.json``, its configuration, the sha256 of
+``NAME.npz`` (which :func:`workshop.pretrained.load_pretrained` verifies), how it
+was trained, and its test -ELBO (nats per image, one sample of z per image,
+``seed=0``) on the full fixed-binarized MNIST test set and on the 2,000 test
+images of the shipped sample, so a test can check the shipped weights anywhere.
+
+Students never import this module: :mod:`workshop.pretrained` only loads.
+"""
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from workshop.config import TrainingConfig, fields
+from workshop.constants import BINARIZE_SEED
+from workshop.files import write_json_atomic
+from workshop.pretrained import ELBO_SEED, FORMAT_VERSION, PRETRAINED_DIR, STORAGE_DTYPE, test_elbo, test_images
+
+__all__ = ["export", "run_config"]
+
+
+def run_config(record):
+    """The :class:`~workshop.config.TrainingConfig` a run's ``config.json`` recorded.
+
+    Reads the current layout (``"config"``) and the older one (``"arguments"``,
+    the parsed command line), ignoring options that are not training settings.
+    """
+    values = record.get("config")
+    if values is None:
+        values = record.get("arguments", {})
+    names = {f.name for f in fields()}
+    values = {k: v for k, v in values.items() if k in names}
+    if values.get("binarize", "none") is None:
+        values["binarize"] = "none"
+    return TrainingConfig.from_dict(values)
+
+
+def sha256(path):
+    """The sha256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export(run_dir, name, output_dir=None, data=None, description=None):
+    """Write ``NAME.npz`` and ``NAME.json`` from a run folder of ``python -m workshop train``.
+
+    The weights are rounded to float16; the test -ELBO is measured AFTER that
+    rounding, on the fixed-binarized test set of the full MNIST (``data``, else
+    ``$MNIST_PATH``, else Keras's copy) and on the shipped sample's 2,000 test
+    images.
+
+    Args:
+        run_dir: the run folder (holding ``model.keras`` and ``config.json``).
+        name: the model's name, letters, digits and ``_`` only (e.g. ``"vae_mnist_z20"``).
+        output_dir: where to write (default: the package's ``pretrained/`` folder).
+        data: an MNIST ``.npz`` (default: ``$MNIST_PATH``, then Keras).
+        description: one sentence for the JSON file.
+
+    Returns:
+        The metadata written to ``NAME.json``, as a dict.
+    """
+    from workshop.data import SAMPLE_PATH
+    from workshop.models import VAE
+    from workshop.training import load_vae
+
+    if not isinstance(name, str) or not name.replace("_", "").isalnum():
+        raise ValueError(f"Expected a name of letters, digits and underscores. Received: name={name!r}")
+    run_dir = Path(run_dir)
+    model_path, config_path = run_dir / "model.keras", run_dir / "config.json"
+    for path in (model_path, config_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"Expected a run folder of `python -m workshop train` holding {path.name}. Missing: {path}")
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            record = json.load(handle)
+        config_of_run = run_config(record)
+    except (ValueError, TypeError, AttributeError) as error:
+        raise ValueError(f"{config_path}: not a run's config.json ({error})") from None
+    history = None
+    if (run_dir / "history.json").is_file():
+        with open(run_dir / "history.json", encoding="utf-8") as handle:
+            history = {k: [round(float(v), 4) for v in values] for k, values in json.load(handle).items()}
+    trained, _ = load_vae(model_path)  # refuses non-finite weights
+    if type(trained) is not VAE:
+        raise ValueError(f"Expected a workshop VAE in {model_path}. Received: a {type(trained).__name__}")
+
+    config = {k: v for k, v in trained.get_config().items() if k not in ("name", "trainable", "dtype")}
+    rounded = [np.asarray(w).astype(STORAGE_DTYPE) for w in trained.get_weights()]
+    model = VAE(**config)
+    model.set_weights([w.astype("float32") for w in rounded])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x_full, full_info = test_images(data)
+    if full_info["source"] == "sample":
+        raise ValueError("Expected the full MNIST to record the test -ELBO: set MNIST_PATH or pass data=...")
+    x_sample, _ = test_images(SAMPLE_PATH)
+    test = {
+        "full": {"neg_elbo": round(test_elbo(model, x_full), 4), "num_images": int(len(x_full))},
+        "sample": {"neg_elbo": round(test_elbo(model, x_sample), 4), "num_images": int(len(x_sample))},
+        "float32_full": round(test_elbo(trained, x_full), 4),
+    }
+    output_dir = Path(output_dir) if output_dir is not None else PRETRAINED_DIR
+    output_dir.mkdir(parents=True, exist_ok=True)
+    weights_path = output_dir / f"{name}.npz"
+    tmp = weights_path.with_name(f".{name}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, **{f"w{i:03d}": w for i, w in enumerate(rounded)})
+        os.replace(tmp, weights_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "description": description or f"VAE {_layers(config)} trained on binarized MNIST",
+        "config": config,
+        "weights": {
+            "file": weights_path.name,
+            "dtype": STORAGE_DTYPE,
+            "parameters": int(sum(w.size for w in rounded)),
+            "sha256": sha256(weights_path),
+            "shapes": [list(w.shape) for w in rounded],
+        },
+        "training": {
+            "command": config_of_run.command_line(),
+            "config": {k: v for k, v in config_of_run.to_dict().items() if k != "data"},
+            "data": record.get("data"),
+            "epochs_completed": record.get("epochs_completed"),
+            "seconds": record.get("seconds"),
+            "versions": record.get("versions"),
+            "history": history,
+        },
+        "test": {
+            "what": "mean -ELBO in nats per image of the fixed-binarized test images "
+            f"(binarize='random', seed={BINARIZE_SEED}), one sample of z per image with seed={ELBO_SEED}, "
+            "computed with the float16 weights; float32_full is the same on the full test set before rounding",
+            **test,
+        },
+    }
+    write_json_atomic(output_dir / f"{name}.json", meta)
+    return meta
+
+
+def _layers(config):
+    if config.get("architecture", "mlp") == "mlp":
+        return "-".join(str(u) for u in (784, *config["hidden_units"], config["latent_dim"]))
+    return f"conv, latent_dim={config['latent_dim']}"
