@@ -135,7 +135,7 @@ def check_kl_to_standard_normal(student_fn, verbose=True, strict=None):
     """
     return check_function(
         "kl_to_standard_normal", student_fn, _kl_reference, _kl_cases(), mistakes=KL_MISTAKES,
-        rtol=1e-4, atol=1e-5, verbose=verbose, strict=strict,
+        rtol=1e-4, atol=1e-5, verbose=verbose, strict=strict, symbolic=True,
     )
 
 
@@ -236,7 +236,7 @@ def check_bernoulli_nll_from_logits(student_fn, verbose=True, strict=None):
     """
     return check_function(
         "bernoulli_nll_from_logits", student_fn, _nll_reference, _nll_cases(), mistakes=NLL_MISTAKES,
-        compare=_finite_aware_compare(rtol=1e-4, atol=1e-4), verbose=verbose, strict=strict,
+        compare=_finite_aware_compare(rtol=1e-4, atol=1e-4), verbose=verbose, strict=strict, symbolic=True,
     )
 
 
@@ -296,7 +296,7 @@ def check_reparameterize(student_fn, verbose=True, strict=None):
     """
     return check_function(
         "reparameterize", student_fn, _reparameterize_reference, _reparameterize_cases(),
-        mistakes=REPARAMETERIZE_MISTAKES, rtol=1e-5, atol=1e-5, verbose=verbose, strict=strict,
+        mistakes=REPARAMETERIZE_MISTAKES, rtol=1e-5, atol=1e-5, verbose=verbose, strict=strict, symbolic=True,
     )
 
 
