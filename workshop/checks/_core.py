@@ -661,6 +661,16 @@ def check_function(
     )
 
 
+def report(result, verbose=True, strict=None):
+    """Show (and in strict mode raise for) a :class:`CheckResult` computed with ``verbose=False, strict=False``.
+
+    For checks made of stages: compute each stage quietly, then report the one that decides.
+    """
+    prefix = f"{_LABELS[result.status]} {result.name}: "
+    text = result.message[len(prefix):] if result.message.startswith(prefix) else result.message
+    return _finish(result.name, result.status, text, result.details, verbose, strict)
+
+
 def check_value(
     name,
     student_value,

@@ -21,7 +21,7 @@ import contextlib
 
 import numpy as np
 
-from workshop.checks._core import _to_numpy, check_custom, check_function
+from workshop.checks._core import _to_numpy, check_custom, check_function, report
 
 _RNG_SEED = 5
 
@@ -710,18 +710,4 @@ def check_train_step(student_class, verbose=True, strict=None):
             return check_custom("train_step", lambda: (_ for _ in ()).throw(error), verbose=verbose, strict=strict)
         except Exception as error:  # noqa: BLE001 - reported as one line
             return check_custom("train_step", lambda: (_ for _ in ()).throw(error), verbose=verbose, strict=strict)
-        result = check_custom(
-            "train_step", lambda: (True, result.message.split(": ", 1)[1].rstrip(".")
-                                   + ", and two steps of the compiled `fit` run."),
-            verbose=verbose, strict=strict,
-        )
-        return result
-    return _finish_again(result, verbose, strict)
-
-
-def _finish_again(result, verbose, strict):
-    """Show (and in strict mode raise) a result computed quietly."""
-    from workshop.checks._core import _finish
-
-    text = result.message.split(": ", 1)[1] if ": " in result.message else result.message
-    return _finish(result.name, result.status, text, result.details, verbose, strict)
+    return report(result, verbose, strict)
