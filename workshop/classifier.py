@@ -186,7 +186,7 @@ def train_classifier(x_train, y_train, epochs=3, batch_size=128, seed=0, verbose
         .map(half_binarized)
         .prefetch(2)
     )
-    model.fit(data, epochs=epochs, verbose=verbose)
+    model.fit(data, epochs=epochs, verbose=verbose, shuffle=False)  # the dataset is shuffled
     return model
 
 
