@@ -24,6 +24,13 @@ def test_shipped_weights_score_on_the_sample_test_digits(sample_test):
     assert classifier.accuracy(binary, y) >= 0.97
 
 
+def test_the_classifier_is_not_listed_as_a_pretrained_vae():
+    from workshop import pretrained
+
+    assert "digit_classifier" not in pretrained.available()
+    assert not any(name.startswith("digit_classifier") for name in pretrained.available())
+
+
 def test_recorded_accuracy_on_the_full_test_set_is_at_least_98_percent():
     meta = json.loads(classifier.META_PATH.read_text())
     assert meta["test_accuracy"]["num_images"] == 10000
@@ -61,7 +68,7 @@ def test_bad_inputs_raise_value_errors(images, labels, match):
 def test_a_changed_weight_file_is_refused(tmp_path):
     weights = tmp_path / "digit_classifier.npz"
     shutil.copy(classifier.WEIGHTS_PATH, weights)
-    shutil.copy(classifier.META_PATH, tmp_path / "digit_classifier.json")
+    shutil.copy(classifier.META_PATH, tmp_path / "digit_classifier.meta.json")
     assert classifier.load_classifier(weights) is not None
     with open(weights, "ab") as handle:
         handle.write(b"x")
