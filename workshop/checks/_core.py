@@ -466,7 +466,8 @@ _SYMBOLIC_HINTS = (
       "as a python `bool`", "is not allowed"),
      "float(...), int(...) or a Python `if` on a tensor needs its value, which a compiled function does not "
      "have yet: keep it a tensor (keras.ops)"),
-    (("none values not supported", "nonetype", "none", "unknown shape", "fully defined"),
+    (("failed to convert elements of (none", "none values not supported", "must be fully defined",
+      "unsupported operand type(s) for", "'nonetype' object cannot be interpreted"),
      "a shape read with `x.shape[0]` is None inside a compiled function: use ops.shape(x)"),
 )
 
@@ -477,8 +478,8 @@ def explain_symbolic_failure(error):
     for needles, hint in _SYMBOLIC_HINTS:
         if any(needle in said for needle in needles):
             break
-    else:
-        hint = "it must work on symbolic tensors, using keras.ops only"
+    else:  # cause unknown: say where it failed and what was raised, without guessing
+        hint = "it must run on symbolic tensors of unknown batch size"
     text = f"it works on arrays but fails inside a compiled function (tf.function, as in `fit`): {hint}"
     line = _where_in_student_code(error)
     if line:

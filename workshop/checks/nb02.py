@@ -393,9 +393,13 @@ ENCODER_DECODER_MISTAKES = [
 def check_build_encoder_decoder(student_fn, verbose=True, strict=None):
     """Check the exercise ``build_encoder_decoder(code_dim, hidden_units)``.
 
-    The two models are compared by what they do, not by how they are written:
-    input and output shapes, parameter counts, whether codes can be negative,
-    whether pixels stay in [0, 1], and whether the encoder is nonlinear.
+    The two models are compared by what they do, not by how they are written
+    (functional or ``keras.Sequential``, with or without ``keras.Input``): output
+    shapes, parameter counts, whether codes can be negative, whether pixels stay
+    in [0, 1] or sum to 1 (softmax), whether the encoder is nonlinear, and whether
+    encoder and decoder logits scale with their input as ReLU layers without a
+    code activation do (a tanh code or sigmoid hidden layers do not). A model that
+    raises on a batch is reported in one line naming the model and the input.
     """
     return check_function(
         "build_encoder_decoder",

@@ -220,7 +220,10 @@ def check_sampling_layer(layer_class, verbose=True, strict=None):
     check compares the shape, the per-dimension mean and standard deviation
     of z (Monte Carlo tolerance), the gradients of sum(z) with respect to
     z_mean (all ones) and z_log_var (0.5 * (z - z_mean)), that two calls draw
-    different noise, and that two layers with the same seed draw the same.
+    different noise, that two layers with the same seed draw the same, that the
+    noise of different dimensions is independent (one eps of shape (N, 1) shared by
+    all dimensions fails), and that the layer runs inside a ``tf.function`` on
+    inputs of unknown batch size, as in ``fit``.
 
     Args:
         layer_class: the class itself (not an instance), constructed as

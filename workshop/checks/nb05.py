@@ -9,9 +9,15 @@ Each ``check_*`` function takes what the student wrote and prints one line:
 - :func:`check_reparameterize`: ``reparameterize(z_mean, z_log_var, eps)``;
 - :func:`check_train_step`: a ``StudentVAE(workshop.VAE)`` subclass whose
   ``train_step`` computes the negative ELBO under a ``tf.GradientTape``, applies the
-  gradients and updates the metrics. The check takes ONE step on a fixed batch
+  gradients and updates the metrics. The check takes ONE eager step on a fixed batch
   from the same initial weights as the package's ``VAE`` and compares the returned
-  losses, the metric trackers and the weight updates.
+  losses, the metric trackers and the weight updates; then it trains the student's
+  model for two batches with the real, compiled ``fit`` (``float(...)`` of a tensor
+  or NumPy calls fail there), with the package's own ``VAE.train_step`` disabled so
+  that ``return super().train_step(data)`` cannot pass for an answer.
+
+The three loss-term checks also run the student's function once inside a
+``tf.function`` on symbolic tensors of unknown batch size, as ``fit`` does.
 
 The references are the package's own implementations (:mod:`workshop.losses`,
 :class:`workshop.layers.Sampling`, :class:`workshop.models.VAE`).
