@@ -51,3 +51,56 @@ def assert_checker_contract(check, reference, mistakes, perturb):
         assert result.details["hint"] == hint
     result = run(lambda *args, **kwargs: perturb(reference(*args, **kwargs)))
     assert result.status == "wrong", result.message
+
+
+# --------------------------------------------------------------------------- #
+# Catalogues of plausible answers, written as students write them
+# --------------------------------------------------------------------------- #
+def assert_one_line_verdict(result, printed=""):
+    """A verdict a student can read: one line, no traceback, no NumPy reprs, no warnings printed above it,
+    and an "(at `...`)" location that quotes a line of the student's code, never a library's."""
+    message = result.message
+    assert "\n" not in message, message
+    assert "Traceback" not in message and "Traceback" not in printed, message
+    assert "np.float" not in message and "np.int" not in message, message
+    assert "RuntimeWarning" not in printed and "Warning:" not in printed, printed
+    assert len(message) <= 800, message
+    if "(at `" in message:
+        quoted = message.split("(at `", 1)[1].split("`", 1)[0]
+        assert not any(word in quoted for word in ("site-packages", "tensorflow/", "keras/src", "numpy/")), quoted
+
+
+def run_catalogue(check, wrong, right, capsys=None):
+    """Run ``check`` on each wrong and each right answer; return (caught, accepted, failures).
+
+    ``wrong`` and ``right`` map a short name to the student's answer. A wrong answer is
+    caught when the check does not pass and its verdict is one readable line; a right
+    answer is accepted when the check passes.
+    """
+    failures, caught, accepted = [], 0, 0
+    for expect_pass, catalogue in ((False, wrong), (True, right)):
+        for name, answer in catalogue.items():
+            if capsys is not None:
+                capsys.readouterr()
+            result = check(answer, verbose=False, strict=False)
+            printed = "" if capsys is None else "".join(capsys.readouterr())
+            try:
+                assert_one_line_verdict(result, printed)
+            except AssertionError as error:
+                failures.append(f"{name}: unreadable verdict: {error}")
+                continue
+            if expect_pass and result.passed:
+                accepted += 1
+            elif not expect_pass and not result.passed:
+                caught += 1
+            else:
+                failures.append(f"{name}: {result.message}")
+    return caught, accepted, failures
+
+
+def assert_catalogue(check, wrong, right, capsys=None):
+    """Every wrong answer caught with a one-line verdict, every right answer accepted."""
+    assert len(wrong) >= 5 and len(right) >= 2
+    caught, accepted, failures = run_catalogue(check, wrong, right, capsys)
+    assert not failures, "\n".join(failures)
+    assert (caught, accepted) == (len(wrong), len(right))

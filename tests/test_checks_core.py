@@ -165,3 +165,67 @@ def test_bad_arguments_from_the_student_or_the_author():
         checks.check_function("x", reference, reference, [], verbose=False)
     assert _core.values_match([1.0, 2.0], np.array([1.0, 2.0]))
     assert not _core.values_match(np.array([1.0, np.nan]), np.array([1.0, 2.0]))
+
+
+# --------------------------------------------------------------------------- #
+# Verdicts a student can read: one line, their own line quoted, what differs
+# --------------------------------------------------------------------------- #
+def test_multi_line_errors_and_numpy_reprs_become_one_clean_line():
+    def raises_long(mu, log_var):
+        raise ValueError("first line\n\n  second line\n" + "x" * 2000)
+
+    result = run(raises_long)
+    assert result.status == "error" and "\n" not in result.message
+    assert "ValueError: first line" in result.message and len(result.message) < 800
+    assert _core.one_line("value np.float64(1.5) and np.int64(3)") == "value 1.5 and 3"
+
+
+def test_the_location_quotes_the_students_line_not_numpys():
+    def bad_shapes(mu, log_var):
+        total = np.dot(np.ones((2, 5)), mu)  # the student's line
+        return total
+
+    result = run(bad_shapes)
+    assert "(at `total = np.dot(np.ones((2, 5)), mu) # the student's line`)" in result.message  # spaces collapsed
+
+
+def test_numpy_warnings_are_not_printed_above_the_verdict(capsys):
+    def warns(mu, log_var):
+        return reference(mu, log_var) + np.log(np.zeros(np.shape(mu)[:-1]) if np.ndim(mu) > 1 else 0.0)
+
+    result = run(warns, verbose=True)
+    captured = capsys.readouterr()
+    assert "RuntimeWarning" not in captured.err + captured.out
+    assert captured.out.strip() == result.message
+
+
+def test_an_unknown_mistake_is_described_by_what_differs():
+    result = run(lambda mu, log_var: reference(mu, log_var) * 3.0 + 0.0)
+    assert result.status == "wrong"
+    result = run(lambda mu, log_var: reference(mu, log_var) + 0.25)
+    assert "larger than expected" in result.message or "more than expected" in result.message
+    assert _core.describe_difference(np.array([2.0, 4.0]), np.array([1.0, 2.0])).count("2 x expected") == 1
+    assert "received = expected + 0.5" in _core.describe_difference(np.array([1.5, 2.5]), np.array([1.0, 2.0]))
+    assert "smaller" in _core.describe_difference(np.array([0.0, 1.0]), np.array([1.0, 2.0]))
+
+
+def test_symbolic_run_names_numpy_float_and_static_shapes():
+    import tensorflow as tf
+    from keras import ops
+
+    def tensor_reference(mu, log_var):
+        return 0.5 * ops.sum(ops.exp(log_var) + mu**2 - 1.0 - log_var, axis=-1)
+
+    cases = [(tf.constant([[0.5, -1.0]]), tf.constant([[0.3, -0.2]]))]
+
+    def check(fn):
+        return checks.check_function("kl_toy", fn, tensor_reference, cases, rtol=1e-4, verbose=False, strict=False,
+                                     symbolic=True)
+
+    assert check(tensor_reference).passed
+    numpy_answer = check(lambda mu, log_var: 0.5 * np.sum(np.exp(log_var) + mu**2 - 1.0 - log_var, axis=-1))
+    assert numpy_answer.status == "error" and "NumPy call" in numpy_answer.message
+    float_answer = check(lambda mu, log_var: tensor_reference(mu, log_var) * float(ops.sum(mu) * 0 + 1))
+    assert "float(...)" in float_answer.message
+    static = check(lambda mu, log_var: ops.reshape(tensor_reference(mu, log_var), (mu.shape[0],)))
+    assert "ops.shape" in static.message

@@ -146,3 +146,151 @@ def test_mc_reference_agrees_with_closed_form():
         estimate, se = nb01._mc_reference(mu1, lv1, mu2, lv2, n, rng)
         exact = nb01.probability.gaussian_kl(mu1, lv1, mu2, lv2, axis=-1)
         assert abs(estimate - exact) < 4 * se
+
+
+# --------------------------------------------------------------------------- #
+# The shared contract, and catalogues of answers written as students write them
+# --------------------------------------------------------------------------- #
+from helpers import assert_catalogue, assert_checker_contract  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "check, reference, mistakes",
+    [
+        (nb01.check_kl_divergence, nb01.probability.kl_divergence, nb01.KL_MISTAKES),
+        (nb01.check_gaussian_kl, nb01._gkl, nb01.GAUSSIAN_KL_MISTAKES),
+        (nb01.check_monte_carlo_kl, nb01._mc_reference, nb01.MC_MISTAKES),
+    ],
+    ids=["kl_divergence", "gaussian_kl", "monte_carlo_kl"],
+)
+def test_checker_contract(check, reference, mistakes):
+    def perturb(value):
+        if isinstance(value, tuple):
+            return (np.asarray(value[0]) + 0.5, value[1])
+        return np.asarray(value) * 1.01 + 0.01
+
+    assert_checker_contract(check, reference, mistakes, perturb)
+
+
+def _masked_terms(p, q):
+    return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0) / q), 0.0)
+
+
+KL_WRONG = {
+    "no axis": lambda p, q: np.sum(_masked_terms(p, q)),
+    "0 log 0 = nan": lambda p, q: np.sum(p * np.log(p / q), axis=-1),
+    "difference of logs": lambda p, q: np.sum(p * (np.log(p) - np.log(q)), axis=-1),
+    "reversed": lambda p, q: np.sum(_masked_terms(q, p), axis=-1),
+    "log2": lambda p, q: np.sum(np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0) / q), 0.0), axis=-1),
+    "log10": lambda p, q: np.sum(np.where(p > 0, p * np.log10(np.where(p > 0, p, 1.0) / q), 0.0), axis=-1),
+    "axis 0": lambda p, q: np.sum(_masked_terms(p, q), axis=0),
+    "negative": lambda p, q: np.sum(np.where(p > 0, p * np.log(q / np.where(p > 0, p, 1.0)), 0.0), axis=-1),
+    "unweighted": lambda p, q: np.sum(np.where(p > 0, np.log(np.where(p > 0, p, 1.0) / q), 0.0), axis=-1),
+    "mean": lambda p, q: np.mean(_masked_terms(p, q), axis=-1),
+    "keepdims": lambda p, q: np.sum(_masked_terms(p, q), axis=-1, keepdims=True),
+    "axis 1 only": lambda p, q: np.sum(_masked_terms(p, q), axis=1),
+    "cross-entropy": lambda p, q: -np.sum(p * np.log(q), axis=-1),
+    "ratio inverted in log": lambda p, q: np.sum(np.where(p > 0, p * np.log(q / np.where(p > 0, p, 1.0)) * -1, 0) - p * 0.1, axis=-1),
+}
+KL_RIGHT = {
+    "where": lambda p, q: np.sum(_masked_terms(p, q), axis=-1),
+    "nansum": lambda p, q: np.nansum(p * np.log(p / q), axis=-1),
+    "masked loop": lambda p, q: np.array([sum(pk * np.log(pk / qk) for pk, qk in zip(pr, qr) if pk > 0)
+                                          for pr, qr in np.reshape(np.stack([p, q], -2), (-1, 2, np.shape(p)[-1]))]
+                                         ).reshape(np.shape(p)[:-1]),
+    "log of masked p": lambda p, q: np.sum(p * np.log(np.where(p > 0, p, 1.0)) - p * np.log(q), axis=-1),
+}
+
+
+def _gkl_form(mu1, log_var1, mu2, log_var2, log_term=1.0, fraction=1.0, constant=-0.5, square=True):
+    mu1, log_var1, mu2, log_var2 = (np.asarray(a, dtype="float64") for a in (mu1, log_var1, mu2, log_var2))
+    diff = (mu1 - mu2) ** 2 if square else (mu1 - mu2)
+    return log_term * 0.5 * (log_var2 - log_var1) + fraction * (np.exp(log_var1) + diff) / (2 * np.exp(log_var2)) + constant
+
+
+GAUSSIAN_KL_WRONG = {
+    "no -1/2": lambda *a: _gkl_form(*a, constant=0.0),
+    "-1 not -1/2": lambda *a: _gkl_form(*a, constant=-1.0),
+    "log ratio without 1/2": lambda *a: _gkl_form(*a, log_term=2.0),
+    "log ratio sign": lambda *a: _gkl_form(*a, log_term=-1.0),
+    "mean difference not squared": lambda *a: _gkl_form(*a, square=False),
+    "fraction without 2": lambda *a: _gkl_form(*a, fraction=2.0),
+    "swapped": lambda mu1, lv1, mu2, lv2: _gkl_form(mu2, lv2, mu1, lv1),
+    "variance ratio upside down": lambda mu1, lv1, mu2, lv2: 0.5 * (np.asarray(lv2) - lv1)
+    + (np.exp(lv2) + (np.asarray(mu1) - mu2) ** 2) / (2 * np.exp(lv1)) - 0.5,
+    "log_var as log sigma": nb01._gkl_log_sigma,
+    "sigma for variance": nb01._gkl_sigma_for_var,
+    "math.exp on arrays": lambda mu1, lv1, mu2, lv2: 0.5 * (lv2 - lv1) + (math.exp(lv1) + (mu1 - mu2) ** 2) / (2 * math.exp(lv2)) - 0.5,
+    "no overall half": lambda *a: 2 * _gkl_form(*a),
+    "divided by var1": lambda mu1, lv1, mu2, lv2: 0.5 * (np.asarray(lv2) - lv1)
+    + (np.exp(lv1) + (np.asarray(mu1) - mu2) ** 2) / (2 * np.exp(lv1)) - 0.5,
+    "sum over everything": lambda *a: np.sum(_gkl_form(*a)),
+}
+GAUSSIAN_KL_RIGHT = {
+    "closed form": lambda *a: _gkl_form(*a),
+    "with sigmas": lambda mu1, lv1, mu2, lv2: np.log(np.exp(0.5 * np.asarray(lv2)) / np.exp(0.5 * np.asarray(lv1)))
+    + (np.exp(lv1) + (np.asarray(mu1) - mu2) ** 2) / (2 * np.exp(lv2)) - 0.5,
+    "textbook bracket": lambda mu1, lv1, mu2, lv2: 0.5 * (np.exp(np.asarray(lv1) - lv2) + (np.asarray(mu1) - mu2) ** 2 / np.exp(lv2) - 1 + np.asarray(lv2) - lv1),
+}
+
+
+def _mc(mu1, log_var1, mu2, log_var2, num_samples, rng, draw_from=1, std_power=0.5, se="se", sum_dims=True, sign=1.0):
+    mu1, log_var1, mu2, log_var2 = (np.asarray(a, dtype="float64") for a in (mu1, log_var1, mu2, log_var2))
+    mu, lv = (mu1, log_var1) if draw_from == 1 else (mu2, log_var2)
+    z = mu + np.exp(std_power * lv) * rng.standard_normal((num_samples,) + mu.shape)
+
+    def log_density(z, m, v):
+        terms = -0.5 * (np.log(2 * np.pi) + v + (z - m) ** 2 / np.exp(v))
+        return np.sum(terms, axis=-1) if sum_dims else terms
+
+    values = sign * (log_density(z, mu1, log_var1) - log_density(z, mu2, log_var2))
+    estimate = values.mean(axis=0)
+    spread = {"se": values.std(axis=0, ddof=1) / np.sqrt(num_samples), "std": values.std(axis=0, ddof=1),
+              "var": values.var(axis=0, ddof=1) / np.sqrt(num_samples), "se_n": values.std(axis=0, ddof=1) / num_samples}[se]
+    return estimate, spread
+
+
+def _named(fn):
+    """The student's function with the argument names of the exercise (the check passes some by keyword)."""
+
+    def answer(mu1, log_var1, mu2, log_var2):
+        return fn(mu1, log_var1, mu2, log_var2)
+
+    return answer
+
+
+GAUSSIAN_KL_WRONG = {name: _named(fn) for name, fn in GAUSSIAN_KL_WRONG.items()}
+GAUSSIAN_KL_RIGHT = {name: _named(fn) for name, fn in GAUSSIAN_KL_RIGHT.items()}
+
+
+MC_WRONG = {
+    "std not se": lambda *a: _mc(*a, se="std"),
+    "variance over sqrt n": lambda *a: _mc(*a, se="var"),
+    "std over n": lambda *a: _mc(*a, se="se_n"),
+    "sampled from q": lambda *a: _mc(*a, draw_from=2),
+    "std = exp(log_var)": lambda *a: _mc(*a, std_power=1.0),
+    "per dimension": lambda *a: _mc(*a, sum_dims=False),
+    "sign": lambda *a: _mc(*a, sign=-1.0),
+    "estimate only": lambda *a: _mc(*a)[0],
+    "one sample": lambda mu1, lv1, mu2, lv2, n, rng: _mc(mu1, lv1, mu2, lv2, 1, rng),
+    "rng.normal with variance as scale": lambda mu1, lv1, mu2, lv2, n, rng: _mc(mu1, lv1, mu2, lv2, n, rng, std_power=1.0),
+}
+MC_RIGHT = {
+    "student": student_mc,
+    "other stream": student_mc_other_stream,
+    "helper form": lambda *a: _mc(*a),
+    "ddof 0": lambda mu1, lv1, mu2, lv2, n, rng: (lambda e, s: (e, s * np.sqrt((n - 1) / n)))(*_mc(mu1, lv1, mu2, lv2, n, rng)),
+}
+
+
+@pytest.mark.parametrize(
+    "check, wrong, right",
+    [
+        (nb01.check_kl_divergence, KL_WRONG, KL_RIGHT),
+        (nb01.check_gaussian_kl, GAUSSIAN_KL_WRONG, GAUSSIAN_KL_RIGHT),
+        (nb01.check_monte_carlo_kl, MC_WRONG, MC_RIGHT),
+    ],
+    ids=["kl_divergence", "gaussian_kl", "monte_carlo_kl"],
+)
+def test_catalogue_of_student_answers(check, wrong, right, capsys):
+    assert_catalogue(check, wrong, right, capsys)

@@ -125,3 +125,119 @@ def test_estimators_generic_wrong_answers():
     assert run(nb04.check_score_function_gradient, lambda f, z, mu, sigma: student_score(f, z, mu, sigma) + 1).status == "wrong"
     result = run(nb04.check_pathwise_gradient, lambda df, eps, mu, sigma: np.mean(df(mu + sigma * eps)))
     assert result.status == "wrong" and "shape" in result.message
+
+
+# --------------------------------------------------------------------------- #
+# The shared contract, and catalogues of answers written as students write them
+# --------------------------------------------------------------------------- #
+from helpers import assert_catalogue, assert_checker_contract  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "check, reference, mistakes",
+    [
+        (nb04.check_score_function_gradient, nb04._score_reference, nb04.SCORE_MISTAKES),
+        (nb04.check_pathwise_gradient, nb04._pathwise_reference, nb04.PATHWISE_MISTAKES),
+    ],
+    ids=["score_function_gradient", "pathwise_gradient"],
+)
+def test_checker_contract(check, reference, mistakes):
+    assert_checker_contract(check, reference, mistakes, perturb=lambda value: np.asarray(value) * 1.01 + 0.01)
+
+
+def _sampling(body):
+    """A Sampling class whose call is ``body(layer, z_mean, z_log_var)``."""
+
+    class Written(keras.layers.Layer):
+        def __init__(self, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.seed = seed
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            return body(self, z_mean, z_log_var)
+
+    return Written
+
+
+def _eps(layer, z_mean):
+    return keras.random.normal(ops.shape(z_mean), seed=layer.seed_generator)
+
+
+SAMPLING_WRONG = {
+    "variance as std": _sampling(lambda s, m, v: m + ops.exp(v) * _eps(s, m)),
+    "no mean": _sampling(lambda s, m, v: ops.exp(0.5 * v) * _eps(s, m)),
+    "integer seed": _sampling(lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal(ops.shape(m), seed=1234)),
+    "global noise": _sampling(lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal(ops.shape(m))),
+    "one eps for all dimensions": _sampling(
+        lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal((ops.shape(m)[0], 1), seed=s.seed_generator)),
+    "NumPy noise": NumpySampling,
+    "static shape": _sampling(lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal(m.shape, seed=s.seed_generator)),
+    "log_var not exponentiated": _sampling(lambda s, m, v: m + 0.5 * v * _eps(s, m)),
+    "uniform noise": _sampling(lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.uniform(ops.shape(m), seed=s.seed_generator)),
+    "shifted": ShiftedSampling,
+    "noise of the first row only": _sampling(
+        lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal((1, ops.shape(m)[1]), seed=s.seed_generator)),
+    "sqrt of log_var": _sampling(lambda s, m, v: m + ops.sqrt(ops.abs(v)) * _eps(s, m)),
+}
+SAMPLING_RIGHT = {
+    "package": Sampling,
+    "mean and stddev": StudentSampling,
+    "minus eps": _sampling(lambda s, m, v: m - ops.exp(0.5 * v) * _eps(s, m)),
+    "sqrt of variance": _sampling(lambda s, m, v: m + ops.sqrt(ops.exp(v)) * _eps(s, m)),
+}
+
+
+def test_catalogue_of_sampling_layers(capsys):
+    assert_catalogue(nb04.check_sampling_layer, SAMPLING_WRONG, SAMPLING_RIGHT, capsys)
+
+
+def test_one_eps_for_all_dimensions_is_named():
+    result = run(nb04.check_sampling_layer, SAMPLING_WRONG["one eps for all dimensions"])
+    assert "correlated" in result.message
+
+
+SCORE_WRONG = {
+    "no score": lambda f, z, mu, sigma: f(z) * np.ones_like(z),
+    "sign": lambda f, z, mu, sigma: f(z) * (mu - z) / sigma**2,
+    "divided by sigma": lambda f, z, mu, sigma: f(z) * (z - mu) / sigma,
+    "not divided": lambda f, z, mu, sigma: f(z) * (z - mu),
+    "score alone": lambda f, z, mu, sigma: (z - mu) / sigma**2,
+    "f at mu": lambda f, z, mu, sigma: f(mu) * (z - mu) / sigma**2,
+    "averaged": lambda f, z, mu, sigma: np.mean(f(z) * (z - mu) / sigma**2),
+    "pathwise instead": lambda f, z, mu, sigma: (f(z + 1e-5) - f(z - 1e-5)) / 2e-5,
+    "sigma cubed": lambda f, z, mu, sigma: f(z) * (z - mu) / sigma**3,
+    "baseline subtracted": lambda f, z, mu, sigma: (f(z) - np.mean(f(z))) * (z - mu) / sigma**2,
+}
+SCORE_RIGHT = {
+    "student": student_score,
+    "package": gradients.score_function_gradient,
+    "eps form": lambda f, z, mu, sigma: f(z) * ((z - mu) / sigma) / sigma,
+}
+PATHWISE_WRONG = {
+    "at eps": lambda df, eps, mu, sigma: df(eps),
+    "at mu": lambda df, eps, mu, sigma: df(mu) * np.ones_like(eps),
+    "sign": lambda df, eps, mu, sigma: -df(mu + sigma * eps),
+    "times sigma": lambda df, eps, mu, sigma: df(mu + sigma * eps) * sigma,
+    "times eps": lambda df, eps, mu, sigma: df(mu + sigma * eps) * eps,
+    "averaged": lambda df, eps, mu, sigma: np.mean(df(mu + sigma * eps)),
+    "variance for sigma": lambda df, eps, mu, sigma: df(mu + sigma**2 * eps),
+    "divided by sigma": lambda df, eps, mu, sigma: df(mu + sigma * eps) / sigma,
+    "z without mu": lambda df, eps, mu, sigma: df(sigma * eps),
+}
+PATHWISE_RIGHT = {
+    "student": student_pathwise,
+    "package": gradients.pathwise_gradient,
+    "two lines": lambda df, eps, mu, sigma: (lambda z: df(z) * 1.0)(mu + sigma * eps),
+}
+
+
+@pytest.mark.parametrize(
+    "check, wrong, right",
+    [(nb04.check_score_function_gradient, SCORE_WRONG, SCORE_RIGHT),
+     (nb04.check_pathwise_gradient, PATHWISE_WRONG, PATHWISE_RIGHT)],
+    ids=["score_function_gradient", "pathwise_gradient"],
+)
+def test_catalogue_of_estimators(check, wrong, right, capsys):
+    assert_catalogue(check, wrong, right, capsys)

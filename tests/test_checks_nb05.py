@@ -1,5 +1,7 @@
 """Tests for the checkers of notebook 05: each accepts the right answer and names the typical mistakes."""
 
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -308,7 +310,7 @@ def test_train_step_other_wrong_answers():
             return 2.0 * loss, reconstruction_loss, kl_loss
 
     result = nb05.check_train_step(DoubledLoss, **QUIET)
-    assert result.status == "wrong" and "weight updates differ" in result.message
+    assert result.status == "wrong" and "the returned loss is" in result.message and "2 x the reference's" in result.message
 
     class ReturnsTheLossOnly(RightVAE):
         def train_step(self, data):
@@ -335,3 +337,195 @@ def test_mistake_variants_are_built_on_a_step_equal_to_the_package_step():
     for beta in (1.0, 0.5):
         ok, reason = nb05._compare_steps(nb05._variant_step(beta), nb05._reference_step(beta))
         assert ok, reason
+
+
+# --------------------------------------------------------------------------- #
+# The shared contract, and catalogues of answers written as students write them
+# --------------------------------------------------------------------------- #
+from helpers import assert_catalogue, assert_checker_contract  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "check, reference, mistakes",
+    [
+        (nb05.check_kl_to_standard_normal, nb05._kl_reference, nb05.KL_MISTAKES),
+        (nb05.check_bernoulli_nll_from_logits, nb05._nll_reference, nb05.NLL_MISTAKES),
+        (nb05.check_reparameterize, nb05._reparameterize_reference, nb05.REPARAMETERIZE_MISTAKES),
+    ],
+    ids=["kl_to_standard_normal", "bernoulli_nll_from_logits", "reparameterize"],
+)
+def test_checker_contract(check, reference, mistakes):
+    assert_checker_contract(check, reference, mistakes, perturb=lambda value: value * 1.01 + 0.01)
+
+
+def _kl_named(fn):
+    def kl_to_standard_normal(z_mean, z_log_var):
+        return fn(z_mean, z_log_var)
+
+    return kl_to_standard_normal
+
+
+KL_WRONG = {k: _kl_named(f) for k, f in {
+    "NumPy": lambda m, v: 0.5 * np.sum(np.exp(v) + np.square(m) - 1.0 - v, axis=-1),
+    "float of a tensor": lambda m, v: kl_right(m, v) * float(ops.mean(v) * 0 + 1),
+    "x.shape[0]": lambda m, v: ops.reshape(kl_right(m, v), (m.shape[0],)),
+    "batch sum": lambda m, v: ops.sum(kl_right(m, v)),
+    "batch mean": lambda m, v: ops.mean(kl_right(m, v)),
+    "log sigma": kl_with_variance_as_exp_2_log_var,
+    "mean over dims": kl_mean_over_dims,
+    "no half": kl_no_half,
+    "no -1": kl_no_minus_one,
+    "sign of log term": lambda m, v: 0.5 * ops.sum(ops.exp(v) + ops.square(m) - 1.0 + v, axis=-1),
+    "mu not squared": lambda m, v: 0.5 * ops.sum(ops.exp(v) + m - 1.0 - v, axis=-1),
+    "axis 0": lambda m, v: 0.5 * ops.sum(ops.exp(v) + ops.square(m) - 1.0 - v, axis=0),
+    "math.exp": lambda m, v: 0.5 * ops.sum(math.exp(1.0) ** v + ops.square(m) - 1.0 - v, axis=-1) * 1.01,
+    "keepdims": lambda m, v: 0.5 * ops.sum(ops.exp(v) + ops.square(m) - 1.0 - v, axis=-1, keepdims=True),
+}.items()}
+KL_RIGHT = {k: _kl_named(f) for k, f in {
+    "closed form": kl_right,
+    "textbook": lambda m, v: -0.5 * ops.sum(1 + v - ops.square(m) - ops.exp(v), axis=-1),
+    "axis 1": lambda m, v: 0.5 * ops.sum(ops.exp(v) + m**2 - 1.0 - v, axis=1),
+    "tf": lambda m, v: 0.5 * tf.reduce_sum(tf.exp(v) + tf.square(m) - 1.0 - v, axis=-1),
+}.items()}
+
+
+def _nll_named(fn):
+    def bernoulli_nll_from_logits(x, logits):
+        return fn(x, logits)
+
+    return bernoulli_nll_from_logits
+
+
+NLL_WRONG = {k: _nll_named(f) for k, f in {
+    "naive": nll_naive,
+    "keras bce on logits": nll_keras_bce_summed,
+    "pixel mean": nll_mean,
+    "log-likelihood": nll_log_likelihood,
+    "epsilon": lambda x, l: nb05._nll_naive(x, l, eps=1e-7),
+    "NumPy": lambda x, l: np.sum(np.reshape(np.logaddexp(0, l) - np.asarray(x) * l, (len(l), -1)), axis=-1),
+    "batch sum": lambda x, l: ops.sum(nll_right(x, l)),
+    "no flatten": lambda x, l: ops.sum(ops.softplus(l) - ops.cast(x, "float32") * l, axis=-1),
+    "softplus sign": lambda x, l: ops.sum(ops.reshape(ops.softplus(-l) - ops.cast(x, "float32") * l, (ops.shape(l)[0], -1)), axis=-1),
+    "x.shape[0] flatten": lambda x, l: ops.sum(ops.reshape(ops.softplus(l) - ops.cast(x, "float32") * l, (x.shape[0], -1)), axis=-1),
+    "log(1 + exp)": lambda x, l: ops.sum(ops.reshape(ops.log(1 + ops.exp(l)) - ops.cast(x, "float32") * l, (ops.shape(l)[0], -1)), axis=-1),
+}.items()}
+NLL_RIGHT = {k: _nll_named(f) for k, f in {
+    "stable": nll_right,
+    "softplus": nll_softplus,
+    "keras bce from logits": lambda x, l: ops.sum(ops.reshape(keras.losses.binary_crossentropy(
+        ops.reshape(ops.cast(x, "float32"), (-1, 1)), ops.reshape(l, (-1, 1)), from_logits=True), (ops.shape(l)[0], -1)), axis=-1),
+    "tf sigmoid_cross_entropy": lambda x, l: tf.reduce_sum(tf.reshape(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.cast(x, "float32"), logits=l), (tf.shape(l)[0], -1)), axis=1),
+}.items()}
+
+
+def _rep_named(fn):
+    def reparameterize(z_mean, z_log_var, eps):
+        return fn(z_mean, z_log_var, eps)
+
+    return reparameterize
+
+
+REPARAMETERIZE_WRONG = {k: _rep_named(f) for k, f in {
+    "variance": lambda m, v, e: m + ops.exp(v) * e,
+    "no mean": lambda m, v, e: ops.exp(0.5 * v) * e,
+    "log_var as std": lambda m, v, e: m + v * e,
+    "no eps": lambda m, v, e: m + ops.exp(0.5 * v),
+    "NumPy": lambda m, v, e: m + np.exp(0.5 * np.asarray(v)) * e,
+    "fresh noise instead of eps": lambda m, v, e: m + ops.exp(0.5 * v) * keras.random.normal(ops.shape(m)),
+    "sqrt of log_var": lambda m, v, e: m + ops.sqrt(ops.abs(v)) * e,
+    "divided": lambda m, v, e: m + e / ops.exp(0.5 * v),
+    "log of std": lambda m, v, e: m + ops.log(ops.exp(0.5 * v)) * e,
+}.items()}
+REPARAMETERIZE_RIGHT = {k: _rep_named(f) for k, f in {
+    "standard": lambda m, v, e: m + ops.exp(0.5 * v) * e,
+    "sqrt": lambda m, v, e: m + ops.sqrt(ops.exp(v)) * e,
+    "tf": lambda m, v, e: m + tf.exp(v / 2) * e,
+}.items()}
+
+
+@pytest.mark.parametrize(
+    "check, wrong, right",
+    [
+        (nb05.check_kl_to_standard_normal, KL_WRONG, KL_RIGHT),
+        (nb05.check_bernoulli_nll_from_logits, NLL_WRONG, NLL_RIGHT),
+        (nb05.check_reparameterize, REPARAMETERIZE_WRONG, REPARAMETERIZE_RIGHT),
+    ],
+    ids=["kl_to_standard_normal", "bernoulli_nll_from_logits", "reparameterize"],
+)
+def test_catalogue_of_loss_terms(check, wrong, right, capsys):
+    assert_catalogue(check, wrong, right, capsys)
+
+
+def test_numpy_in_a_loss_is_named_with_the_students_line():
+    result = nb05.check_kl_to_standard_normal(KL_WRONG["NumPy"], **QUIET)
+    assert "NumPy call" in result.message and "np.sum(np.exp(v)" in result.message
+
+
+class FloatInStepVAE(RightVAE):
+    def _forward(self, x):
+        loss, reconstruction_loss, kl_loss = super()._forward(x)
+        return loss, float(reconstruction_loss), float(kl_loss)
+
+
+class DelegatingVAE(workshop.VAE):
+    def train_step(self, data):
+        return super().train_step(data)
+
+
+class NumpyInStepVAE(RightVAE):
+    def _forward(self, x):
+        loss, reconstruction_loss, kl_loss = super()._forward(x)
+        return loss, np.mean(reconstruction_loss), kl_loss
+
+
+class BatchSumVAE(RightVAE):
+    def _forward(self, x):
+        z_mean, z_log_var = self.encoder(x, training=True)
+        logits = self.decoder(self.sampling([z_mean, z_log_var]), training=True)
+        reconstruction_loss = ops.sum(nll_right(x, logits))
+        kl_loss = ops.mean(kl_right(z_mean, z_log_var))
+        return reconstruction_loss + self.beta * kl_loss, reconstruction_loss, kl_loss
+
+
+class UphillVAE(RightVAE):
+    def train_step(self, data):
+        x = ops.cast(keras.utils.unpack_x_y_sample_weight(data)[0], "float32")
+        with tf.GradientTape() as tape:
+            loss, reconstruction_loss, kl_loss = self._forward(x)
+        grads = tape.gradient(-loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+        self.kl_loss_tracker.update_state(kl_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+
+TRAIN_STEP_WRONG = {
+    "float of a tensor": FloatInStepVAE,
+    "super().train_step": DelegatingVAE,
+    "NumPy": NumpyInStepVAE,
+    "batch sum": BatchSumVAE,
+    "no KL": NoKLVAE,
+    "KL weight 1": FixedKLWeightVAE,
+    "pixel mean": PixelMeanVAE,
+    "no apply": ForgotToApplyVAE,
+    "tape outside": TapeOutsideVAE,
+    "no metric updates": NoMetricUpdatesVAE,
+    "uphill": UphillVAE,
+}
+TRAIN_STEP_RIGHT = {"own loss": RightVAE, "Sampling layer": UsesSamplingLayerVAE}
+
+
+def test_catalogue_of_train_steps(capsys):
+    assert_catalogue(nb05.check_train_step, TRAIN_STEP_WRONG, TRAIN_STEP_RIGHT, capsys)
+
+
+def test_train_step_failures_inside_fit_are_named():
+    result = nb05.check_train_step(FloatInStepVAE, **QUIET)
+    assert "float(...)" in result.message and "float(reconstruction_loss)" in result.message
+    result = nb05.check_train_step(DelegatingVAE, **QUIET)
+    assert "super().train_step(data)" in result.message
+    result = nb05.check_train_step(BatchSumVAE, **QUIET)
+    assert "the returned loss is" in result.message and "higher" in result.message
+    assert "keras.random" not in result.message  # the cause is not guessed

@@ -95,33 +95,48 @@ def build_encoder(latent_dim, architecture="mlp", hidden_units=(512, 256), num_c
     return keras.Model(inputs if num_classes is not None else image, [z_mean, z_log_var], name=name)
 
 
-def build_decoder(latent_dim, architecture="mlp", hidden_units=(512, 256), num_classes=None, name="decoder"):
+def build_decoder(
+    latent_dim, architecture="mlp", hidden_units=(512, 256), num_classes=None, name="decoder", label_every_layer=False
+):
     """Build the decoder: codes (N, latent_dim) [+ one-hot labels] -> logits (N, 28, 28, 1).
 
     The decoder mirrors the encoder (``hidden_units`` reversed for the MLP; a Dense
     layer then two stride-2 transposed convolutions for ``"conv"``). It outputs
     logits: ``sigmoid(logits)`` is the mean image, and the losses use the logits
     directly for numerical stability.
+
+    With ``num_classes``, the one-hot label is concatenated to the code (layer
+    ``z_and_label``); with ``label_every_layer=True`` it is also concatenated to
+    the input of every further Dense layer (layers ``label_to_<layer>``), so
+    the label reaches deep into the network instead of competing with the code
+    in the first layer only.
     """
     latent_dim, hidden_units = _check_architecture(latent_dim, architecture, hidden_units)
     z = keras.Input(shape=(latent_dim,), name="z")
     inputs = [z]
     h = z
+    label = None
     if num_classes is not None:
         label = keras.Input(shape=(num_classes,), name="label")
         inputs.append(label)
         h = layers.Concatenate(name="z_and_label")([z, label])
+
+    def with_label(h, layer_name, first):
+        if label is None or first or not label_every_layer:
+            return h
+        return layers.Concatenate(name=f"label_to_{layer_name}")([h, label])
+
     if architecture == "conv":
         h = layers.Dense(hidden_units[-1], activation="relu", name="hidden_0")(h)
-        h = layers.Dense(7 * 7 * 64, activation="relu", name="project")(h)
+        h = layers.Dense(7 * 7 * 64, activation="relu", name="project")(with_label(h, "project", False))
         h = layers.Reshape((7, 7, 64), name="reshape_to_maps")(h)
         h = layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu", name="deconv_0")(h)
         h = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu", name="deconv_1")(h)
         logits = layers.Conv2DTranspose(1, 3, padding="same", name="logits")(h)
     else:
         for i, units in enumerate(reversed(hidden_units)):
-            h = layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
-        h = layers.Dense(NUM_PIXELS, name="logits")(h)
+            h = layers.Dense(units, activation="relu", name=f"hidden_{i}")(with_label(h, f"hidden_{i}", i == 0))
+        h = layers.Dense(NUM_PIXELS, name="logits")(with_label(h, "logits", False))
         logits = layers.Reshape(IMAGE_SHAPE, name="to_image")(h)
     return keras.Model(inputs if num_classes is not None else z, logits, name=name)
 
@@ -161,6 +176,7 @@ class VAE(keras.Model):
     """
 
     conditional = False
+    _label_every_layer = False  # ConditionalVAE's option: the label also enters every decoder layer
 
     def __init__(
         self,
@@ -203,7 +219,9 @@ class VAE(keras.Model):
         self.seed = seed
         self.num_classes = num_classes
         self.encoder = build_encoder(latent_dim, architecture, hidden_units, num_classes)
-        self.decoder = build_decoder(latent_dim, architecture, hidden_units, num_classes)
+        self.decoder = build_decoder(
+            latent_dim, architecture, hidden_units, num_classes, label_every_layer=self._label_every_layer
+        )
         self.sampling = Sampling(seed=seed, name="sampling")
         self.noise_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -226,6 +244,7 @@ class VAE(keras.Model):
         }
         if self.conditional:
             config["num_classes"] = self.num_classes
+            config["label_every_layer"] = self._label_every_layer
         return {**base_config, **config}
 
     @classmethod
@@ -541,12 +560,19 @@ class ConditionalVAE(VAE):
 
     Args:
         num_classes: number of classes (10 for MNIST).
+        label_every_layer: also concatenate the label to the input of every
+            further decoder layer (see :func:`build_decoder`). The decoder then
+            relies on the label rather than on class information left in z, and
+            ``sample(n, labels=k)`` draws class k far more reliably.
         **kwargs: everything :class:`VAE` takes.
     """
 
     conditional = True
 
-    def __init__(self, num_classes=10, **kwargs):
+    def __init__(self, num_classes=10, label_every_layer=False, **kwargs):
+        if not isinstance(label_every_layer, (bool, np.bool_)):
+            raise ValueError(f"Expected `label_every_layer` to be True or False. Received: label_every_layer={label_every_layer!r}")
+        object.__setattr__(self, "_label_every_layer", bool(label_every_layer))
         super().__init__(num_classes=num_classes, **kwargs)
 
     def _split_data(self, data):

@@ -54,11 +54,15 @@ Students never set it. Pass ``strict=False`` to a check that is meant to fail
 (a demonstration of a wrong answer).
 """
 
+import contextlib
 import copy
 import numbers
 import os
+import re
 import sys
+import sysconfig
 import traceback
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -250,22 +254,63 @@ def _sentence(text):
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
+def describe_difference(received, expected):
+    """How two numeric arrays of one shape differ, in words: direction, ratio or offset, largest gap.
+
+    Used when the cause of a wrong answer is not in the catalogue of known
+    mistakes: the student is told *what* differs, not a guessed cause.
+    Returns ``""`` when the arrays cannot be compared that way.
+    """
+    exp, rec = _to_numpy(expected), _to_numpy(received)
+    if not (
+        isinstance(exp, np.ndarray) and isinstance(rec, np.ndarray) and exp.shape == rec.shape
+        and exp.dtype.kind in "biufc" and rec.dtype.kind in "biufc" and exp.size > 0
+    ):
+        return ""
+    with np.errstate(all="ignore"):
+        e, r = exp.astype(np.float64).ravel(), rec.astype(np.float64).ravel()
+        bad = ~np.isfinite(r) & np.isfinite(e)
+        if bad.any():
+            return f"{int(bad.sum())} of {e.size} values are inf or nan where the answer is finite"
+        d = r - e
+        parts = []
+        different = np.abs(d) > 1e-6 * (1.0 + np.abs(e))
+        if different.any():
+            if np.all(d[different] > 0) and different.all():
+                parts.append("every value is larger than expected")
+            elif np.all(d[different] < 0) and different.all():
+                parts.append("every value is smaller than expected")
+            elif e.size > 1:
+                parts.append(f"{int(different.sum())} of {e.size} values differ, some larger, some smaller" if
+                             (d[different] > 0).any() and (d[different] < 0).any() else
+                             f"{int(different.sum())} of {e.size} values differ")
+            nonzero = np.abs(e) > 1e-12
+            if nonzero.all() and e.size > 1:
+                ratio = r / e
+                if np.allclose(ratio, ratio[0], rtol=1e-4):
+                    parts.append(f"received = {ratio[0]:.4g} x expected")
+            if e.size > 1 and np.allclose(d, d[0], rtol=1e-4, atol=1e-9) and not any(
+                p.startswith("received =") for p in parts
+            ):
+                parts.append(f"received = expected {'+' if d[0] >= 0 else '-'} {abs(d[0]):.4g}")
+            if e.size > 1:
+                where = int(np.argmax(np.abs(d)))
+                index = tuple(int(i) for i in np.unravel_index(where, exp.shape))
+                parts.append(f"largest difference {abs(d[where]):.3g} at index {index}")
+            elif nonzero.all():
+                ratio = r[0] / e[0]
+                parts.append(f"{abs(d[0]):.3g} {'more' if d[0] > 0 else 'less'} than expected, {ratio:.4g} x expected")
+    return "; ".join(parts)
+
+
 def _mismatch(received, expected, reason):
     """One sentence on how ``received`` differs from ``expected``."""
     if reason:
         return _sentence(reason)
     text = f"expected {_format(expected)}, received {_format(received)}"
-    exp, rec = _to_numpy(expected), _to_numpy(received)
-    if (
-        isinstance(exp, np.ndarray) and isinstance(rec, np.ndarray)
-        and exp.shape == rec.shape and exp.size > 1
-        and exp.dtype.kind in "biufc" and rec.dtype.kind in "biufc"
-    ):
-        with np.errstate(invalid="ignore"):
-            difference = np.abs(rec.astype(np.float64) - exp.astype(np.float64))
-        if np.isfinite(difference).all():
-            where = np.unravel_index(int(np.argmax(difference)), exp.shape)
-            text += f" (largest difference {difference[where]:.3g} at index {tuple(int(i) for i in where)})"
+    how = describe_difference(received, expected)
+    if how:
+        text += f" ({how})"
     return _sentence(text)
 
 
@@ -286,8 +331,21 @@ def _strict(strict):
     return os.environ.get("WORKSHOP_STRICT_CHECKS", "").strip().lower() not in _FALSE
 
 
+_NUMPY_REPR = re.compile(r"\bnp\.(?:float|int|uint|complex|bool_?)\w*\(([^()]*)\)")
+_MAX_MESSAGE = 400
+
+
+def one_line(text, limit=_MAX_MESSAGE):
+    """``text`` on one line: whitespace runs collapsed, ``np.float64(x)`` shown as ``x``, cut at ``limit`` characters."""
+    text = " ".join(str(text).split())
+    text = _NUMPY_REPR.sub(r"\1", text)
+    if len(text) > limit:
+        text = text[: limit - 3].rstrip() + "..."
+    return text
+
+
 def _finish(name, status, text, details, verbose, strict):
-    result = CheckResult(name, status, f"{_LABELS[status]} {name}: {text}", details)
+    result = CheckResult(name, status, one_line(f"{_LABELS[status]} {name}: {text}", 2 * _MAX_MESSAGE), details)
     if verbose:
         print(result.message)
         result._shown = True
@@ -296,14 +354,77 @@ def _finish(name, status, text, details, verbose, strict):
     return result
 
 
+def _library_roots():
+    roots = {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}  # the workshop package
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            roots.add(os.path.abspath(sysconfig.get_paths()[key]))
+        except KeyError:
+            pass
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        roots.add(os.path.join(os.path.abspath(prefix), "lib"))
+    return tuple(sorted(roots))
+
+
+def _is_library_file(filename):
+    if filename.startswith("<frozen") or "__autograph_generated" in filename:
+        return True
+    path = os.path.abspath(filename)
+    if any(part in path.split(os.sep) for part in ("site-packages", "dist-packages")):
+        return True
+    return any(path == root or path.startswith(root + os.sep) for root in _library_roots())
+
+
+_TF_FRAME = re.compile(r'File "([^"]+)", line \d+, in [^\n]*\n\s*([^\n]+)')
+
+
+def _tf_user_code(error):
+    """(student line, underlying error line) from TensorFlow's "in user code:" message, if it has one."""
+    text = str(error)
+    if "in user code:" not in text:
+        return None, None
+    line = None
+    for filename, code in _TF_FRAME.findall(text):
+        if not _is_library_file(filename):
+            line = code.strip()
+    last = [row.strip() for row in text.splitlines() if row.strip()]
+    return line, (last[-1] if last else None)
+
+
 def _where_in_student_code(error):
-    """The source line of the innermost frame outside this package, if any."""
-    frames = traceback.extract_tb(error.__traceback__)
-    here = os.path.dirname(os.path.abspath(__file__))
-    for frame in reversed(frames):
-        if not os.path.abspath(frame.filename).startswith(here) and frame.line:
-            return frame.line.strip()
+    """The source line of the innermost frame in the student's own code (not a library's), if any."""
+    line, _ = _tf_user_code(error)
+    if line:
+        return line
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        frames = traceback.extract_tb(error.__traceback__)
+        for frame in reversed(frames):
+            if frame.line and not _is_library_file(frame.filename):
+                return frame.line.strip()
+        error = error.__cause__ or error.__context__
     return None
+
+
+def _error_text(error):
+    """``Type: first meaningful line of the message``, one line."""
+    _, underlying = _tf_user_code(error)
+    if underlying:
+        return one_line(underlying if ":" in underlying else f"{type(error).__name__}: {underlying}", 240)
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    said = lines[0] if lines else ""
+    if said.lower().startswith("exception encountered when calling") and len(lines) > 1:
+        said = next((line for line in lines[1:] if not line.lower().startswith(("arguments received", "•"))), said)
+    return one_line(f"{type(error).__name__}: {said}" if said else type(error).__name__, 240)
+
+
+@contextlib.contextmanager
+def quiet():
+    """Hide NumPy floating-point warnings and Python warnings raised by the student's code."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _not_implemented(name, error, details, verbose, strict):
@@ -316,7 +437,7 @@ def _not_implemented(name, error, details, verbose, strict):
 
 
 def _error(name, error, where, details, verbose, strict):
-    text = f"{type(error).__name__}: {error}"
+    text = _error_text(error)
     line = _where_in_student_code(error)
     if line:
         text += f" (at `{line}`)"
@@ -327,9 +448,80 @@ def _error(name, error, where, details, verbose, strict):
 
 def _call(fn, case):
     case = _copy(case)
-    if isinstance(case, dict):
-        return fn(**case)
-    return fn(*case)
+    with quiet():
+        if isinstance(case, dict):
+            return fn(**case)
+        return fn(*case)
+
+
+# --------------------------------------------------------------------------- #
+# Running the student's function the way `fit` runs it
+# --------------------------------------------------------------------------- #
+_SYMBOLIC_HINTS = (
+    (("cannot convert a symbolic", "__array__", "numpy() is only available", "symbolic tf.tensor",
+      "'symbolictensor' object", "to a numpy array"),
+     "a NumPy call (np.exp, np.sum, np.log, ...) or .numpy() received a symbolic tensor: "
+     "use keras.ops (ops.exp, ops.sum, ops.log, ...) instead"),
+    (("float() argument", "int() argument", "using a symbolic `tf.tensor` as a python `bool`",
+      "as a python `bool`", "is not allowed"),
+     "float(...), int(...) or a Python `if` on a tensor needs its value, which a compiled function does not "
+     "have yet: keep it a tensor (keras.ops)"),
+    (("failed to convert elements of (none", "none values not supported", "must be fully defined",
+      "unsupported operand type(s) for", "'nonetype' object cannot be interpreted"),
+     "a shape read with `x.shape[0]` is None inside a compiled function: use ops.shape(x)"),
+)
+
+
+def explain_symbolic_failure(error):
+    """One line on why code that ran on arrays failed on the symbolic tensors of a compiled function."""
+    said = str(error).lower()
+    for needles, hint in _SYMBOLIC_HINTS:
+        if any(needle in said for needle in needles):
+            break
+    else:  # cause unknown: say where it failed and what was raised, without guessing
+        hint = "it must run on symbolic tensors of unknown batch size"
+    text = f"it works on arrays but fails inside a compiled function (tf.function, as in `fit`): {hint}"
+    line = _where_in_student_code(error)
+    if line:
+        text += f" (at `{line}`"
+        text += f"; raised {_error_text(error)})"
+    else:
+        text += f" (raised {_error_text(error)})"
+    return text
+
+
+def run_symbolic(fn, case):
+    """Call ``fn`` on ``case`` inside a ``tf.function`` whose array arguments have an unknown batch size.
+
+    Returns the output as NumPy. Arrays and tensors become float32 (integer
+    arrays stay integer) tensor arguments with shape ``(None, ...)``; other
+    arguments (functions, numbers, generators) are passed through unchanged.
+    """
+    import tensorflow as tf
+
+    keys = list(case) if isinstance(case, dict) else list(range(len(case)))
+    values = [case[k] for k in keys]
+    tensor_at, specs, tensors = [], [], []
+    for i, value in enumerate(values):
+        array = _to_numpy(value)
+        if isinstance(array, np.ndarray) and array.ndim >= 1 and array.dtype.kind in "biuf":
+            dtype = "int32" if array.dtype.kind in "biu" else "float32"
+            tensor_at.append(i)
+            specs.append(tf.TensorSpec((None,) + array.shape[1:], dtype))
+            tensors.append(tf.constant(array.astype(dtype)))
+
+    def call(*args):
+        filled = list(values)
+        for i, arg in zip(tensor_at, args):
+            filled[i] = arg
+        if isinstance(case, dict):
+            return fn(**dict(zip(keys, filled)))
+        return fn(*filled)
+
+    compiled = tf.function(call, input_signature=specs, jit_compile=False, autograph=False)  # as Keras runs train_step
+    with quiet():
+        out = compiled(*tensors)
+    return tf.nest.map_structure(lambda t: np.asarray(t.numpy()) if hasattr(t, "numpy") else t, out)
 
 
 def _copy(case):
@@ -381,6 +573,7 @@ def check_function(
     atol=1e-6,
     verbose=True,
     strict=None,
+    symbolic=False,
 ):
     """Run the student's function and the reference on each case and compare.
 
@@ -403,6 +596,10 @@ def check_function(
         verbose: print the result line (what the student sees).
         strict: raise :class:`CheckFailed` unless passed; None reads
             ``WORKSHOP_STRICT_CHECKS``.
+        symbolic: when every case passes, run the student's function once more,
+            on the last case, inside a ``tf.function`` with symbolic tensors of
+            unknown batch size (as ``fit`` runs a loss): NumPy calls, ``float()``
+            of a tensor or ``x.shape[0]`` fail there with a message naming that.
 
     Returns:
         A :class:`CheckResult`.
@@ -443,11 +640,36 @@ def check_function(
                 )
         text = f"case {index + 1} of {len(cases)}, {call}: " + _mismatch(received, expected, reason)
         return _finish(name, "wrong", text, details, verbose, strict)
+    if symbolic:
+        case = cases[-1]
+        expected = _call(reference_fn, case)
+        try:
+            received = run_symbolic(student_fn, _copy(case))
+        except Exception as error:
+            details["exception"] = error
+            details["symbolic"] = True
+            return _finish(name, "error", _sentence(explain_symbolic_failure(error)), details, verbose, strict)
+        ok, reason = _equal(received, expected, compare, rtol, atol)
+        if not ok:
+            details["symbolic"] = True
+            text = ("inside a compiled function (as in `fit`) it returns something else than on arrays: "
+                    + _mismatch(received, expected, reason))
+            return _finish(name, "wrong", text, details, verbose, strict)
     return _finish(
         name, "passed",
         f"matches the reference on {len(cases)} case{'s' if len(cases) != 1 else ''}.",
         details, verbose, strict,
     )
+
+
+def report(result, verbose=True, strict=None):
+    """Show (and in strict mode raise for) a :class:`CheckResult` computed with ``verbose=False, strict=False``.
+
+    For checks made of stages: compute each stage quietly, then report the one that decides.
+    """
+    prefix = f"{_LABELS[result.status]} {result.name}: "
+    text = result.message[len(prefix):] if result.message.startswith(prefix) else result.message
+    return _finish(result.name, result.status, text, result.details, verbose, strict)
 
 
 def check_value(
@@ -518,7 +740,8 @@ def check_custom(name, fn, verbose=True, strict=None):
     """
     details = {}
     try:
-        outcome = fn()
+        with quiet():
+            outcome = fn()
     except NotImplementedError as error:
         return _not_implemented(name, error, details, verbose, strict)
     except Exception as error:

@@ -12,7 +12,7 @@ Exercises:
 import numpy as np
 
 from workshop import autoencoders
-from workshop.checks._core import check_function
+from workshop.checks._core import check_function, report
 
 __all__ = ["check_build_encoder_decoder", "check_principal_angles", "check_shift_vs_noise_mse"]
 
@@ -31,13 +31,26 @@ def _angle_cases():
     mix = np.array([[1.0, 1.0], [0.0, 1.0]])
     skew, skew_b = plane @ mix, tilted @ mix
     skew, skew_b = skew / np.linalg.norm(skew, axis=0), skew_b / np.linalg.norm(skew_b, axis=0)
-    return [
+    cases = [
         (plane, tilted),
         scaled,
         (skew, skew_b),
         (rng.normal(size=(20, 3)), rng.normal(size=(20, 3))),
         (rng.normal(size=(10, 2)), rng.normal(size=(10, 4))),  # different dimensions: 2 angles
     ]
+    return cases
+
+
+def _coinciding_cases():
+    """Coinciding subspaces: rounding makes some cosines 1 + 2e-16, and arccos of that is nan unless
+    they are clipped (each of these gives such a cosine with NumPy's LAPACK; three cases so that
+    another LAPACK build still meets one)."""
+    cases = []
+    for seed, kind in ((0, "same"), (1, "mix"), (7, "mix")):
+        same_rng = np.random.default_rng(seed)
+        a = same_rng.normal(size=(6, 3))
+        cases.append((a, a if kind == "same" else a @ same_rng.normal(size=(3, 3))))
+    return cases
 
 
 def _cosines(a, b, orthonormalise):
@@ -69,6 +82,12 @@ def _angles_descending(a, b):
     return autoencoders.principal_angles(a, b)[::-1]
 
 
+def _angles_unclipped(a, b):
+    a, b = np.linalg.qr(np.asarray(a, dtype="float64"))[0], np.linalg.qr(np.asarray(b, dtype="float64"))[0]
+    with np.errstate(invalid="ignore"):
+        return np.degrees(np.arccos(np.linalg.svd(a.T @ b, compute_uv=False)))
+
+
 ANGLE_MISTAKES = [
     ("columns of length 1 are not enough: they must also be orthogonal to each other. Use np.linalg.qr.",
      _angles_normalised_only),
@@ -78,22 +97,32 @@ ANGLE_MISTAKES = [
     ("those are the cosines of the angles (the singular values): take np.arccos, then np.degrees.", _angles_cosines),
     ("return the angles smallest first: np.arccos reverses the order of the singular values, "
      "which np.linalg.svd returns largest first.", _angles_descending),
+    ("for two coinciding subspaces rounding gives cosines like 1.0000000000000002, and np.arccos of that is nan: "
+     "clip the singular values to [-1, 1] (np.clip) before np.arccos.", _angles_unclipped),
 ]
 
 
 def check_principal_angles(student_fn, verbose=True, strict=None):
     """Check the exercise ``principal_angles(a, b)`` against :func:`workshop.autoencoders.principal_angles`."""
-    return check_function(
-        "principal_angles",
-        student_fn,
-        autoencoders.principal_angles,
-        _angle_cases(),
-        mistakes=ANGLE_MISTAKES,
-        rtol=1e-5,
-        atol=1e-4,  # degrees: arccos near 1 turns 1e-16 in a cosine into ~1e-6 degrees
-        verbose=verbose,
-        strict=strict,
-    )
+    result = None
+    # Two stages, reported as one: the general cases, then coinciding subspaces (nan without clipping).
+    for cases in (_angle_cases(), _coinciding_cases()):
+        stage = check_function(
+            "principal_angles",
+            student_fn,
+            autoencoders.principal_angles,
+            cases,
+            mistakes=ANGLE_MISTAKES,
+            rtol=1e-5,
+            atol=1e-4,  # degrees: arccos near 1 turns 1e-16 in a cosine into ~1e-6 degrees
+            verbose=False,
+            strict=False,
+        )
+        result = result or stage
+        if not stage.passed:
+            result = stage
+            break
+    return report(result, verbose, strict)
 
 
 # --------------------------------------------------------------------------- #
@@ -210,31 +239,76 @@ def _numpy(tensor):
     return np.asarray(keras.ops.convert_to_numpy(tensor), dtype="float64")
 
 
+class _ModelFailed(Exception):
+    """The student's model raised; the message is one line naming which model and on what input."""
+
+
+def _run(model, x, which, what):
+    try:
+        out = model(x)
+    except Exception as error:  # noqa: BLE001 - reported as one line
+        from workshop.checks._core import _error_text
+
+        raise _ModelFailed(f"the {which} fails on {what} of shape {x.shape}: {_error_text(error)}") from None
+    if isinstance(out, (tuple, list)):
+        raise _ModelFailed(f"the {which} returns {len(out)} outputs, expected one tensor")
+    return _numpy(out)
+
+
 def _describe(models):
-    """The facts about an (encoder, decoder) pair that the exercise asks for, or an error string."""
+    """The facts about an (encoder, decoder) pair that the exercise asks for, or an error string.
+
+    Works for functional models and for ``keras.Sequential`` ones with or without an
+    explicit ``keras.Input`` (each model is called on a batch first, which builds it).
+    The probes rely on Keras's default zero biases: with ReLU hidden layers and no code
+    activation the encoder is positively homogeneous, enc(10 x) = 10 enc(x), and the
+    decoder's logits are, logit(dec(10 z)) = 10 logit(dec(z)).
+    """
     import keras
 
     if not isinstance(models, (tuple, list)) or len(models) != 2:
         return "expected a pair (encoder, decoder) of keras.Model objects"
     encoder, decoder = models
     if not all(isinstance(m, keras.Model) for m in models):
-        return "expected a pair (encoder, decoder) of keras.Model objects (build each with keras.Model(inputs, outputs))"
+        return "expected a pair (encoder, decoder) of keras.Model objects (keras.Model(inputs, outputs) or keras.Sequential)"
     x1, x2 = _probe_inputs()
-    codes1, codes2 = _numpy(encoder(x1)), _numpy(encoder(x2))
-    # An encoder without activations is affine: f(x1) + f(x2) = f(x1 + x2) + f(0).
-    codes_sum, codes_zero = _numpy(encoder(x1 + x2)), _numpy(encoder(np.zeros_like(x1)))
+    try:
+        codes1 = _run(encoder, x1, "encoder", "a batch of flat images")
+        if codes1.ndim != 2:
+            return f"the encoder returns codes of shape {codes1.shape}, expected (batch, code_dim)"
+        codes2 = _run(encoder, x2, "encoder", "a batch of flat images")
+        codes_sum = _run(encoder, x1 + x2, "encoder", "a batch of flat images")
+        codes_zero = _run(encoder, np.zeros_like(x1), "encoder", "a batch of flat images")
+        codes_big = _run(encoder, 10.0 * x1, "encoder", "a batch of flat images")
+        small = codes1 / (np.abs(codes1).max() + 1e-12)  # codes of size <= 1: pixels stay off 0 and 1
+        pixels = _run(decoder, np.concatenate([codes1, 3.0 * codes2]).astype("float32"), "decoder", "a batch of codes")
+        pixels_small = _run(decoder, (0.1 * small).astype("float32"), "decoder", "a batch of codes")
+        pixels_big = _run(decoder, small.astype("float32"), "decoder", "a batch of codes")
+    except _ModelFailed as error:
+        return str(error)
     gap = np.abs(codes1 + codes2 - codes_sum - codes_zero).max()
-    pixels = _numpy(decoder(np.concatenate([codes1, 3.0 * codes2])))
+    scale = 1.0 + np.abs(codes_sum).max()
+    flat_pixels = pixels.reshape(len(pixels), -1)
+
+    def logit(p):
+        p = np.clip(p.reshape(len(p), -1), 1e-7, 1 - 1e-7)
+        return np.log(p) - np.log1p(-p)
+
     return {
-        "encoder input shape": tuple(encoder.input_shape),
-        "encoder output shape": tuple(encoder.output_shape),
-        "decoder input shape": tuple(decoder.input_shape),
-        "decoder output shape": tuple(decoder.output_shape),
+        "encoder output shape": (None,) + codes1.shape[1:],
+        "decoder output shape": (None,) + pixels.shape[1:],
         "encoder parameter count": int(encoder.count_params()),
         "decoder parameter count": int(decoder.count_params()),
         "codes can be negative": bool(np.concatenate([codes1, codes2]).min() < 0.0),
         "pixels lie in [0, 1]": bool(pixels.min() >= 0.0 and pixels.max() <= 1.0),
-        "encoder is nonlinear": bool(gap > 1e-4 * (1.0 + np.abs(codes_sum).max())),
+        "the pixels of an image sum to 1": bool(np.allclose(flat_pixels.sum(axis=1), 1.0, atol=1e-3)),
+        "encoder is nonlinear": bool(gap > 1e-4 * scale),
+        "encoder scales with its input, enc(10 x) = 10 enc(x) (ReLU hidden layers, no code activation)": bool(
+            np.allclose(codes_big, 10.0 * codes1, rtol=1e-3, atol=1e-3 * np.abs(codes_big).max() + 1e-6)
+        ),
+        "decoder logits scale with the code, logit(dec(10 z)) = 10 logit(dec(z)) (ReLU hidden layers, sigmoid output)": bool(
+            np.allclose(logit(pixels_big), 10.0 * logit(pixels_small), rtol=2e-2, atol=2e-2)
+        ),
     }
 
 
@@ -288,6 +362,18 @@ def _image_output(code_dim, hidden_units):
     return _build(code_dim, hidden_units, image_output=True)
 
 
+def _softmax_output(code_dim, hidden_units):
+    return _build(code_dim, hidden_units, output_activation="softmax")
+
+
+def _tanh_code(code_dim, hidden_units):
+    return _build(code_dim, hidden_units, code_activation="tanh")
+
+
+def _sigmoid_hidden(code_dim, hidden_units):
+    return _build(code_dim, hidden_units, hidden_activation="sigmoid")
+
+
 ENCODER_DECODER_MISTAKES = [
     ("the code layer should have no activation: with a ReLU every code is >= 0 and half of the code space is wasted.",
      _relu_code),
@@ -296,15 +382,24 @@ ENCODER_DECODER_MISTAKES = [
     ("the hidden layers need activation='relu': without it the whole encoder is one linear map.",
      _no_hidden_activation),
     ("return flat images of shape (None, 784), the shape the encoder takes, not (None, 28, 28, 1).", _image_output),
+    ("softmax makes the 784 pixels of an image compete for one unit of probability (they sum to 1): each pixel "
+     "is its own probability, so end the decoder with activation='sigmoid'.", _softmax_output),
+    ("the code layer should have no activation: tanh squeezes every code into [-1, 1].", _tanh_code),
+    ("the hidden layers should use activation='relu', not sigmoid (sigmoid units saturate and learn slowly).",
+     _sigmoid_hidden),
 ]
 
 
 def check_build_encoder_decoder(student_fn, verbose=True, strict=None):
     """Check the exercise ``build_encoder_decoder(code_dim, hidden_units)``.
 
-    The two models are compared by what they do, not by how they are written:
-    input and output shapes, parameter counts, whether codes can be negative,
-    whether pixels stay in [0, 1], and whether the encoder is nonlinear.
+    The two models are compared by what they do, not by how they are written
+    (functional or ``keras.Sequential``, with or without ``keras.Input``): output
+    shapes, parameter counts, whether codes can be negative, whether pixels stay
+    in [0, 1] or sum to 1 (softmax), whether the encoder is nonlinear, and whether
+    encoder and decoder logits scale with their input as ReLU layers without a
+    code activation do (a tanh code or sigmoid hidden layers do not). A model that
+    raises on a batch is reported in one line naming the model and the input.
     """
     return check_function(
         "build_encoder_decoder",

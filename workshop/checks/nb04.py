@@ -52,11 +52,20 @@ def _statistics(layer_class, z_mean, z_log_var):
     del tape
     z = np.asarray(z, dtype="float64")
     second = np.asarray(layer([mean, log_var]), dtype="float64")
+    symbolic = _symbolic_call(layer, z_mean, z_log_var)
     twin = np.asarray(layer_class(seed=_SEED)([mean, log_var]), dtype="float64")
-    stats = {"shape": tuple(z.shape)}
+    stats = {"shape": tuple(z.shape), "symbolic": symbolic}
     if z.shape != tuple(z_mean.shape):
         return stats
     offset = z - z_mean
+    if z.shape[1] > 1:
+        # Independence across dimensions: the largest correlation between two dimensions' noise.
+        with np.errstate(all="ignore"):
+            corr = np.corrcoef(offset, rowvar=False)
+        corr = np.nan_to_num(corr, nan=1.0)
+        np.fill_diagonal(corr, 0.0)
+        i, j = np.unravel_index(int(np.argmax(np.abs(corr))), corr.shape)
+        stats["correlation"] = (float(corr[i, j]), int(min(i, j)), int(max(i, j)))
     stats.update(
         mean=z.mean(axis=0),
         std=z.std(axis=0),
@@ -72,6 +81,27 @@ def _statistics(layer_class, z_mean, z_log_var):
     return stats
 
 
+def _symbolic_call(layer, z_mean, z_log_var):
+    """Call the layer inside a tf.function on inputs of unknown batch size, as `fit` does; None or the error text."""
+    import tensorflow as tf
+
+    from workshop.checks._core import explain_symbolic_failure
+
+    spec = tf.TensorSpec((None,) + tuple(z_mean.shape[1:]), "float32")
+
+    @tf.function(input_signature=[spec, spec], autograph=False)
+    def run(mean, log_var):
+        return layer([mean, log_var])
+
+    try:
+        out = run(tf.constant(z_mean[:8], "float32"), tf.constant(z_log_var[:8], "float32"))
+    except Exception as error:  # noqa: BLE001 - reported as one line
+        return explain_symbolic_failure(error)
+    if tuple(out.shape) != tuple(z_mean[:8].shape):
+        return f"inside a compiled function (as in `fit`) z has shape {tuple(out.shape)}, expected {tuple(z_mean[:8].shape)}"
+    return None
+
+
 def _fmt(array):
     return np.array2string(np.asarray(array), precision=3, separator=", ")
 
@@ -79,10 +109,7 @@ def _fmt(array):
 def _compare_statistics(received, expected):
     """(same, reason): statistics agree within Monte Carlo tolerance."""
     if received["shape"] != expected["shape"]:
-        return False, (
-            f"z has shape {received['shape']}, expected {expected['shape']} (the shape of z_mean); "
-            "draw eps with keras.random.normal(ops.shape(z_mean), ...)"
-        )
+        return False, f"z has shape {received['shape']}, expected {expected['shape']} (the shape of z_mean)"
     rows = expected["shape"][0]
     if received["grad_mean"] is None and expected["grad_mean"] is not None:
         return False, (
@@ -110,10 +137,19 @@ def _compare_statistics(received, expected):
             f"d z / d z_log_var is {received['grad_log_var']:.3g} * (z - z_mean), expected "
             f"{expected['grad_log_var']:.3g} * (z - z_mean)"
         )
+    if "correlation" in expected:
+        r, i, j = received["correlation"]
+        if abs(r) > 6.0 / np.sqrt(rows) + abs(expected["correlation"][0]):
+            return False, (
+                f"the noise of latent dimensions {i} and {j} is correlated (correlation {r:.2f}, expected about 0): "
+                "each dimension needs its own independent draw, eps of the same shape as z_mean"
+            )
     if received["fresh"] != expected["fresh"]:
         return False, "two calls of the same layer drew the same noise; each call must draw fresh noise"
     if received["repeatable"] != expected["repeatable"]:
         return False, "two layers built with the same seed drew different noise; draw with seed=self.seed_generator"
+    if received.get("symbolic") and not expected.get("symbolic"):
+        return False, received["symbolic"]
     return True, None
 
 
@@ -122,7 +158,7 @@ def _mistake_classes():
     import keras
     from keras import ops
 
-    class _StdFromVariance(keras.layers.Layer):
+    class MistakeStdFromVariance(keras.layers.Layer):
         def __init__(self, seed=None, **kwargs):
             super().__init__(**kwargs)
             self.seed_generator = keras.random.SeedGenerator(seed)
@@ -132,29 +168,29 @@ def _mistake_classes():
             eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
             return z_mean + ops.exp(z_log_var) * eps
 
-    class _NoMean(_StdFromVariance):
+    class MistakeNoMean(MistakeStdFromVariance):
         def call(self, inputs):
             z_mean, z_log_var = inputs
             eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
             return ops.exp(0.5 * z_log_var) * eps
 
-    class _FixedSeed(_StdFromVariance):
+    class MistakeFixedSeed(MistakeStdFromVariance):
         def call(self, inputs):
             z_mean, z_log_var = inputs
             eps = keras.random.normal(ops.shape(z_mean), seed=_SEED)
             return z_mean + ops.exp(0.5 * z_log_var) * eps
 
-    class _GlobalNoise(_StdFromVariance):
+    class MistakeGlobalNoise(MistakeStdFromVariance):
         def call(self, inputs):
             z_mean, z_log_var = inputs
             eps = keras.random.normal(ops.shape(z_mean))
             return z_mean + ops.exp(0.5 * z_log_var) * eps
 
     return {
-        "std_from_variance": _StdFromVariance,
-        "no_mean": _NoMean,
-        "fixed_seed": _FixedSeed,
-        "global_noise": _GlobalNoise,
+        "std_from_variance": MistakeStdFromVariance,
+        "no_mean": MistakeNoMean,
+        "fixed_seed": MistakeFixedSeed,
+        "global_noise": MistakeGlobalNoise,
     }
 
 
@@ -184,7 +220,10 @@ def check_sampling_layer(layer_class, verbose=True, strict=None):
     check compares the shape, the per-dimension mean and standard deviation
     of z (Monte Carlo tolerance), the gradients of sum(z) with respect to
     z_mean (all ones) and z_log_var (0.5 * (z - z_mean)), that two calls draw
-    different noise, and that two layers with the same seed draw the same.
+    different noise, that two layers with the same seed draw the same, that the
+    noise of different dimensions is independent (one eps of shape (N, 1) shared by
+    all dimensions fails), and that the layer runs inside a ``tf.function`` on
+    inputs of unknown batch size, as in ``fit``.
 
     Args:
         layer_class: the class itself (not an instance), constructed as

@@ -9,9 +9,15 @@ Each ``check_*`` function takes what the student wrote and prints one line:
 - :func:`check_reparameterize`: ``reparameterize(z_mean, z_log_var, eps)``;
 - :func:`check_train_step`: a ``StudentVAE(workshop.VAE)`` subclass whose
   ``train_step`` computes the negative ELBO under a ``tf.GradientTape``, applies the
-  gradients and updates the metrics. The check takes ONE step on a fixed batch
+  gradients and updates the metrics. The check takes ONE eager step on a fixed batch
   from the same initial weights as the package's ``VAE`` and compares the returned
-  losses, the metric trackers and the weight updates.
+  losses, the metric trackers and the weight updates; then it trains the student's
+  model for two batches with the real, compiled ``fit`` (``float(...)`` of a tensor
+  or NumPy calls fail there), with the package's own ``VAE.train_step`` disabled so
+  that ``return super().train_step(data)`` cannot pass for an answer.
+
+The three loss-term checks also run the student's function once inside a
+``tf.function`` on symbolic tensors of unknown batch size, as ``fit`` does.
 
 The references are the package's own implementations (:mod:`workshop.losses`,
 :class:`workshop.layers.Sampling`, :class:`workshop.models.VAE`).
@@ -21,7 +27,7 @@ import contextlib
 
 import numpy as np
 
-from workshop.checks._core import _to_numpy, check_function
+from workshop.checks._core import _to_numpy, check_custom, check_function, report
 
 _RNG_SEED = 5
 
@@ -135,7 +141,7 @@ def check_kl_to_standard_normal(student_fn, verbose=True, strict=None):
     """
     return check_function(
         "kl_to_standard_normal", student_fn, _kl_reference, _kl_cases(), mistakes=KL_MISTAKES,
-        rtol=1e-4, atol=1e-5, verbose=verbose, strict=strict,
+        rtol=1e-4, atol=1e-5, verbose=verbose, strict=strict, symbolic=True,
     )
 
 
@@ -236,7 +242,7 @@ def check_bernoulli_nll_from_logits(student_fn, verbose=True, strict=None):
     """
     return check_function(
         "bernoulli_nll_from_logits", student_fn, _nll_reference, _nll_cases(), mistakes=NLL_MISTAKES,
-        compare=_finite_aware_compare(rtol=1e-4, atol=1e-4), verbose=verbose, strict=strict,
+        compare=_finite_aware_compare(rtol=1e-4, atol=1e-4), verbose=verbose, strict=strict, symbolic=True,
     )
 
 
@@ -296,7 +302,7 @@ def check_reparameterize(student_fn, verbose=True, strict=None):
     """
     return check_function(
         "reparameterize", student_fn, _reparameterize_reference, _reparameterize_cases(),
-        mistakes=REPARAMETERIZE_MISTAKES, rtol=1e-5, atol=1e-5, verbose=verbose, strict=strict,
+        mistakes=REPARAMETERIZE_MISTAKES, rtol=1e-5, atol=1e-5, verbose=verbose, strict=strict, symbolic=True,
     )
 
 
@@ -391,7 +397,8 @@ def _one_step(model_class, beta, step=None):
         returned = {k: float(np.asarray(_to_numpy(v))) if _is_number(v) else v for k, v in returned.items()}
     updates = [np.asarray(new) - old for new, old in zip(model.get_weights(), initial)]
     trackers = {m.name: float(np.asarray(_to_numpy(m.result()))) for m in model.metrics}
-    return {"metrics": returned, "trackers": trackers, "updates": updates}
+    paths = [w.path for w in model.weights]
+    return {"metrics": returned, "trackers": trackers, "updates": updates, "paths": paths}
 
 
 def _is_number(value):
@@ -418,14 +425,39 @@ def _compare_steps(received, expected):
         if len(updates) != len(expected["updates"]) or any(r.shape != e.shape for r, e in zip(updates, expected["updates"])):
             return False, "the model's weights do not have the shapes of the package's VAE"
         difference = _largest_relative_difference(updates, expected["updates"])
+        if difference > 1e-3 and "metrics" in expected:
+            ok, reason = _compare_metrics(received, expected)
+            if not ok:
+                return ok, reason
         if difference > 1e-3:
             if all(np.all(u == 0) for u in updates):
                 return False, "the weights did not change: no gradient step was applied"
-            return False, (
-                f"after one step, the weight updates differ from the reference's (by up to {difference:.3g} "
-                "of the largest update of a layer). Compute the loss as in the reference, draw eps "
-                "with keras.random.normal(..., seed=self.sampling.seed_generator) or self.sampling"
-            )
+            return False, "after one step, " + _describe_updates(updates, expected["updates"], received.get("paths"))
+    return _compare_metrics(received, expected)
+
+
+def _describe_updates(received, expected, paths=None):
+    """Which weight's update differs most from the reference's, and how (size ratio, angle)."""
+    worst, where = -1.0, 0
+    for i, (r, e) in enumerate(zip(received, expected)):
+        scale = max(float(np.linalg.norm(e)), 1e-12)
+        gap = float(np.linalg.norm(r - e)) / scale
+        if gap > worst:
+            worst, where = gap, i
+    r, e = received[where].ravel().astype("float64"), expected[where].ravel().astype("float64")
+    size = float(np.linalg.norm(r)) / max(float(np.linalg.norm(e)), 1e-30)
+    cosine = float(r @ e) / max(float(np.linalg.norm(r) * np.linalg.norm(e)), 1e-30)
+    name = paths[where] if paths else f"weight tensor {where}"
+    total = np.sqrt(sum(float(np.sum(u.astype("float64") ** 2)) for u in received))
+    total_ref = np.sqrt(sum(float(np.sum(u.astype("float64") ** 2)) for u in expected))
+    return (
+        f"the weight updates differ from the reference's: overall the update is {total / max(total_ref, 1e-30):.3g} x "
+        f"the reference's in size; it differs most for {name}, whose update is {size:.3g} x the reference's in size "
+        f"and points in a direction with cosine {cosine:.3f} to it (1 = same direction)"
+    )
+
+
+def _compare_metrics(received, expected):
     if "metrics" in expected:
         returned = received["metrics"]
         if not isinstance(returned, dict) or set(returned) != set(expected["metrics"]):
@@ -437,17 +469,28 @@ def _compare_steps(received, expected):
         for name, value in expected["metrics"].items():
             got = returned[name]
             if not _is_number(got) or not np.isclose(float(got), value, rtol=1e-4, atol=1e-3):
-                shown = f"{float(got):.4f}" if _is_number(got) else repr(got)
-                return False, f"the returned {name} is {shown}, the reference's is {value:.4f}"
+                if not _is_number(got):
+                    return False, f"the returned {name} is {_type_text(got)}, expected one number (a scalar tensor)"
+                got = float(got)
+                how = f"{got / value:.4g} x the reference's" if value != 0 else f"{got - value:+.4g}"
+                return False, (f"the returned {name} is {got:.4f}, the reference's is {value:.4f} "
+                               f"({'higher' if got > value else 'lower'}: {how})")
     if "trackers" in expected:
         for name, value in expected["trackers"].items():
             got = received["trackers"].get(name)
             if got is None or not np.isclose(got, value, rtol=1e-4, atol=1e-3):
+                shown = "nothing" if got is None else f"{got:.4f}"
                 return False, (
-                    f"the metric tracker {name!r} holds {got:.4f} after the step, the reference's holds {value:.4f}: "
-                    "update each tracker with update_state(...)"
+                    f"the metric tracker '{name}' holds {shown} after the step, the reference's holds {value:.4f}"
                 )
     return True, None
+
+
+def _type_text(value):
+    array = _to_numpy(value)
+    if isinstance(array, np.ndarray):
+        return f"an array of shape {array.shape}"
+    return f"a {type(value).__name__}"
 
 
 _STEP_CACHE = {}  # the reference and its variants are deterministic: compute each once per process
@@ -545,6 +588,73 @@ TRAIN_STEP_MISTAKES = [
 ]
 
 
+class DelegatedStep(Exception):
+    """Raised when the student's train_step hands the work to the package's own VAE.train_step."""
+
+
+@contextlib.contextmanager
+def _package_step_forbidden():
+    """While active, ``workshop.VAE.train_step`` raises: ``super().train_step(data)`` cannot pass for an answer."""
+    from workshop.models import VAE
+
+    original = VAE.train_step
+
+    def forbidden(self, data):
+        raise DelegatedStep(
+            "`super().train_step(data)` runs the package's finished step (workshop.VAE.train_step), not yours: "
+            "compute the loss under a tf.GradientTape, apply the gradients and update the trackers in your own train_step"
+        )
+
+    VAE.train_step = forbidden
+    try:
+        yield
+    finally:
+        VAE.train_step = original
+
+
+class FitFailed(Exception):
+    """The student's train_step passed one eager step but failed inside the real, compiled ``fit``."""
+
+
+def _fit_run(student_class, steps=2, batch_size=8):
+    """Train a fresh ``student_class`` for ``steps`` batches with the real ``fit`` (a compiled tf.function).
+
+    ``train_step`` then runs on symbolic tensors, as it does for the student
+    later in the notebook: ``float(...)`` of a tensor, NumPy calls or
+    ``.numpy()`` fail here even though one eager step works.
+    Raises :class:`FitFailed` with a one-line explanation.
+    """
+    import keras
+
+    from workshop.checks._core import explain_symbolic_failure, quiet
+
+    model = student_class(beta=0.5, **_STEP_ARGS)
+    model.set_weights(_initial_weights(model))
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=_STEP_LEARNING_RATE), jit_compile=False,
+                  steps_per_execution=1)
+    x = _check_batch(steps * batch_size)
+    try:
+        with quiet():
+            history = model.fit(x, epochs=1, batch_size=batch_size, shuffle=False, verbose=0)
+    except Exception as error:
+        said = str(error)
+        if "No gradients provided" in said or "compute_loss" in said or "no loss" in said.lower():
+            raise FitFailed(
+                "inside `fit`, train_step computed no loss to differentiate: `super().train_step(data)` runs "
+                "Keras's default step, which knows nothing of the ELBO; compute the loss yourself under the tape"
+            ) from None
+        raise FitFailed(explain_symbolic_failure(error).replace(
+            "it works on arrays but fails", "one step works eagerly but train_step fails", 1)) from None
+    logs = {k: v[-1] for k, v in history.history.items()}
+    missing = [name for name in METRIC_NAMES if name not in logs]
+    if missing:
+        raise FitFailed(f"`fit` reports {sorted(logs)}, expected the metrics {list(METRIC_NAMES)}")
+    bad = [name for name in METRIC_NAMES if not np.isfinite(float(logs[name]))]
+    if bad:
+        raise FitFailed(f"inside `fit` the {bad[0]} is {float(logs[bad[0]])}, not a finite number")
+    return logs
+
+
 def _as_step_function(student_class):
     from workshop.models import VAE
 
@@ -553,7 +663,11 @@ def _as_step_function(student_class):
         raise TypeError(
             f"Expected the class StudentVAE (a subclass of workshop.VAE), not an instance or a function. Received: {shown}"
         )
-    return lambda beta: _one_step(student_class, beta)
+    def step(beta):
+        with _package_step_forbidden():
+            return _one_step(student_class, beta)
+
+    return step
 
 
 def check_train_step(student_class, verbose=True, strict=None):
@@ -588,7 +702,18 @@ def check_train_step(student_class, verbose=True, strict=None):
         def student_fn(beta):  # noqa: F811 - nothing overridden yet
             raise NotImplementedError("Exercise StudentVAE.train_step: override train_step.")
 
-    return check_function(
+    result = check_function(
         "train_step", student_fn, _reference_step, [{"beta": 1.0}, {"beta": 0.5}],
-        mistakes=TRAIN_STEP_MISTAKES, compare=_compare_steps, verbose=verbose, strict=strict,
+        mistakes=TRAIN_STEP_MISTAKES, compare=_compare_steps, verbose=False, strict=False,
     )
+    if result.passed:
+        try:
+            with _package_step_forbidden():
+                _fit_run(student_class)
+        except FitFailed as error:
+            return check_custom("train_step", lambda: (False, str(error)), verbose=verbose, strict=strict)
+        except NotImplementedError as error:
+            return check_custom("train_step", lambda: (_ for _ in ()).throw(error), verbose=verbose, strict=strict)
+        except Exception as error:  # noqa: BLE001 - reported as one line
+            return check_custom("train_step", lambda: (_ for _ in ()).throw(error), verbose=verbose, strict=strict)
+    return report(result, verbose, strict)
