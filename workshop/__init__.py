@@ -5,7 +5,7 @@ Notebooks import what they need from here::
     from workshop import VAE, load_mnist, seed_everything
 
 Importing the package registers the Keras classes (``VAE``, ``ConditionalVAE``,
-``Sampling``), so ``keras.models.load_model("model.keras")`` works after a plain
+``Sampling``, ``BayesianDense``), so ``keras.models.load_model("model.keras")`` works after a plain
 ``import workshop`` in a new process. The submodules ``plots``, ``checks``,
 ``probability`` and ``evaluation`` load on first use.
 """
@@ -17,6 +17,7 @@ from workshop.settings import fast_mode, quiet_tensorflow, seed_everything
 quiet_tensorflow()
 
 from workshop.data import load_mnist  # noqa: E402
+from workshop.bayesian import BayesianDense  # noqa: E402
 from workshop.layers import Sampling  # noqa: E402
 from workshop.models import VAE, ConditionalVAE, build_decoder, build_encoder  # noqa: E402
 
@@ -29,12 +30,14 @@ _LAZY = {
     "evaluation": "workshop.evaluation",
     "autoencoders": "workshop.autoencoders",
     "pretrained": "workshop.pretrained",
+    "bayesian": "workshop.bayesian",
 }
 
 __all__ = [
     "VAE",
     "ConditionalVAE",
     "Sampling",
+    "BayesianDense",
     "build_encoder",
     "build_decoder",
     "load_mnist",
