@@ -38,11 +38,11 @@ import numpy as np
 from keras import ops
 
 __all__ = [
-    "BayesianDense",
-    "KLAnnealing",
     "SPARSE_VD_K1",
     "SPARSE_VD_K2",
     "SPARSE_VD_K3",
+    "BayesianDense",
+    "KLAnnealing",
     "bayesian_layers",
     "kl_log_uniform",
     "kl_to_gaussian_prior",
