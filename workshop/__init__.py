@@ -5,7 +5,8 @@ Notebooks import what they need from here::
     from workshop import VAE, load_mnist, seed_everything
 
 Importing the package registers the Keras classes (``VAE``, ``ConditionalVAE``,
-``MixturePriorVAE``, ``Sampling``), so ``keras.models.load_model("model.keras")`` works after a plain
+``MixturePriorVAE``, ``Sampling``, ``BayesianDense``), so ``keras.models.load_model("model.keras")``
+works after a plain
 ``import workshop`` in a new process. The submodules ``plots``, ``checks``,
 ``probability`` and ``evaluation`` load on first use.
 """
@@ -17,6 +18,7 @@ from workshop.settings import fast_mode, quiet_tensorflow, seed_everything
 quiet_tensorflow()
 
 from workshop.data import load_mnist  # noqa: E402
+from workshop.bayesian import BayesianDense  # noqa: E402
 from workshop.layers import Sampling  # noqa: E402
 from workshop.models import VAE, ConditionalVAE, build_decoder, build_encoder  # noqa: E402
 from workshop.mixture import MixturePrior, MixturePriorVAE  # noqa: E402
@@ -31,6 +33,7 @@ _LAZY = {
     "autoencoders": "workshop.autoencoders",
     "pretrained": "workshop.pretrained",
     "clustering": "workshop.clustering",
+    "bayesian": "workshop.bayesian",
 }
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "MixturePrior",
     "MixturePriorVAE",
     "Sampling",
+    "BayesianDense",
     "build_encoder",
     "build_decoder",
     "load_mnist",

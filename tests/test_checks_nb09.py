@@ -1,0 +1,96 @@
+"""Tests for notebook 09's exercise checkers: the solution passes, each plausible mistake gets its own
+one-line hint, an unlisted wrong answer is 'wrong', NumPy on symbolic tensors is named, no traceback escapes."""
+
+import keras
+import numpy as np
+import pytest
+from helpers import assert_checker_contract
+from keras import ops
+
+from workshop import bayesian
+from workshop.checks import nb09
+
+
+def run(check, fn):
+    return check(fn, verbose=False, strict=False)
+
+
+def student_sample_weights(mean, rho, seed_generator):
+    sigma = ops.log(1.0 + ops.exp(rho))
+    return keras.random.normal(ops.shape(mean), mean=0.0, stddev=1.0, seed=seed_generator) * sigma + mean
+
+
+def student_kl(mean, rho, prior_std):
+    sigma = ops.softplus(rho)
+    return 0.5 * ops.sum(2 * ops.log(prior_std / sigma) + (sigma**2 + mean**2) / prior_std**2 - 1.0)
+
+
+def student_loss(nll, kl, num_train):
+    return ops.sum(nll) / ops.cast(ops.shape(nll)[0], nll.dtype) + kl / num_train
+
+
+def test_sample_weights_contract():
+    assert_checker_contract(
+        nb09.check_sample_weights, nb09.reference_sample_weights, nb09._sampling_mistakes(),
+        perturb=lambda w: w * 1.1 + 0.1,
+    )
+
+
+def test_kl_contract():
+    assert_checker_contract(
+        nb09.check_kl_to_prior, nb09.reference_kl_to_prior, nb09.KL_MISTAKES, perturb=lambda kl: kl * 1.01 + 0.01
+    )
+
+
+def test_minibatch_loss_contract():
+    assert_checker_contract(
+        nb09.check_minibatch_loss, bayesian.negative_elbo_per_example, nb09.LOSS_MISTAKES,
+        perturb=lambda loss: loss * 1.01 + 0.01,
+    )
+
+
+@pytest.mark.parametrize(
+    "check, fn",
+    [
+        (nb09.check_sample_weights, student_sample_weights),
+        (nb09.check_kl_to_prior, student_kl),
+        (nb09.check_minibatch_loss, student_loss),
+    ],
+)
+def test_other_correct_answers_pass_and_say_so(check, fn):
+    result = run(check, fn)
+    assert result.status == "passed", result.message
+    assert "\n" not in result.message
+
+
+def test_passing_layer_exercises_mention_the_compiled_fit():
+    assert "compiled fit" in run(nb09.check_sample_weights, student_sample_weights).message
+    assert "compiled fit" in run(nb09.check_kl_to_prior, student_kl).message
+
+
+def test_numpy_on_symbolic_tensors_is_named():
+    def numpy_kl(mean, rho, prior_std):
+        sigma = np.log1p(np.exp(rho))
+        return np.sum(np.log(prior_std / sigma) + (sigma**2 + mean**2) / (2 * prior_std**2) - 0.5)
+
+    result = run(nb09.check_kl_to_prior, numpy_kl)
+    assert result.status == "error" and "keras.ops" in result.message and "\n" not in result.message
+
+
+def test_unscaled_gradient_free_sampling_is_named():
+    def numpy_noise(mean, rho, seed_generator):
+        eps = np.random.default_rng(0).standard_normal(mean.shape).astype("float32")
+        return ops.stop_gradient(mean + ops.softplus(rho) * eps)
+
+    result = run(nb09.check_sample_weights, numpy_noise)
+    assert result.status == "wrong" and "no gradient reaches mean" in result.message
+
+
+def test_a_shape_error_is_named():
+    result = run(nb09.check_kl_to_prior, lambda mean, rho, prior_std: ops.sum(nb09.reference_kl_to_prior(mean, rho, prior_std)) * ops.ones((2,)))
+    assert result.status == "wrong" and "shape" in result.message
+
+
+def test_strict_mode_raises():
+    with pytest.raises(nb09.CheckFailed):
+        nb09.check_minibatch_loss(lambda nll, kl, n: ops.mean(nll), verbose=False, strict=True)
