@@ -46,6 +46,7 @@ html_theme_options = {
     "home_page_in_toc": True,
     "show_toc_level": 2,
 }
+html_context = {"default_mode": "light"}  # figures have white backgrounds; also avoids an empty-mode console error
 mathjax3_config = {"tex": {"tags": "ams"}}
 
 

@@ -126,13 +126,34 @@ def figure_alt_texts(nb, notebook_label):
                 what = _describe_cell(_source(cell))
                 which = f"figure {number} of {len(figures)}" if len(figures) > 1 else "figure"
                 alt = f"{notebook_label}: {which} from code cell {code_index}" + (f", {what}" if what else "")
-            texts[hashlib.sha256(raw).hexdigest()] = " ".join(alt.split())
+            texts[hashlib.sha256(raw).hexdigest()] = _plain(alt)
     return texts
+
+
+def _plain(text):
+    """Alt text without TeX markup: ``$\\log\\sigma^2$`` reads ``log sigma^2``."""
+    text = text.replace("$", "")
+    text = re.sub(r"\\+([A-Za-z]+)", r"\1 ", text)
+    text = text.replace("\\", "").replace("{", "").replace("}", "")
+    return " ".join(text.split())
 
 
 # --------------------------------------------------------------------------- #
 # staging
 # --------------------------------------------------------------------------- #
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+
+
+def join_display_math(source):
+    """Put each ``$$...$$`` on one line, as Jupyter reads it (math before Markdown).
+
+    Jupyter takes math out before parsing Markdown; MyST parses Markdown first, so a
+    display equation continued on a line that starts with ``- `` (inside a list) would
+    become a nested list item. Joining the equation's lines keeps it one piece.
+    """
+    return _DISPLAY_MATH.sub(lambda m: "$$" + " ".join(line.strip() for line in m.group(1).split("\n")) + "$$", source)
+
+
 def launch_cell(notebook_name):
     """The Markdown cell put at the top of each page: Colab badge and student-notebook download."""
     url = config.colab_url(notebook_name)
@@ -222,6 +243,9 @@ def stage(staging, root=None):
             raise SiteError(f"{student}: missing; run `python -m workshop notebooks build` first.")
         shutil.copy2(student, staging / "extra" / "notebooks" / path.name)
         alt_texts.update(figure_alt_texts(nb, title))
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = join_display_math(_source(cell))
         # The page title must stay the first heading: the launch cell goes right after it.
         position = 1 if nb.cells and nb.cells[0].cell_type == "markdown" and _source(nb.cells[0]).lstrip().startswith("# ") else 0
         if position:
