@@ -176,6 +176,7 @@ def build_parser():
         add_help=False,
         help="build, check or run the course notebooks (python -m workshop notebooks --help)",
     )
+    commands.add_parser("site", add_help=False, help="build or serve the course website (python -m workshop site --help)")  # issue 10 hook
     return parser
 
 
@@ -502,6 +503,10 @@ def main(argv=None):
         from workshop.notebooks import cli_main
 
         return cli_main(argv[1:])
+    if argv and argv[0] == "site":  # issue 10 hook: the course website (workshop/site.py)
+        from workshop.site import cli_main as site_main
+
+        return site_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -772,6 +772,9 @@ def _parser():
     run_parser.add_argument("names", nargs="*", metavar="NAMES", help="e.g. 05, 05_vae_mnist")
     run_parser.add_argument("--fast", action="store_true", help="run with WORKSHOP_FAST=1")
     run_parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    from workshop import grading  # issue 10 hook: `notebooks grade` (workshop/grading.py)
+
+    grading.add_arguments(commands.add_parser("grade", help="grade submitted student notebooks (CSV, JSON, summary)"))
     return parser
 
 
@@ -790,6 +793,10 @@ def cli_main(argv=None):
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0
     try:
+        if args.command == "grade":  # issue 10 hook
+            from workshop import grading
+
+            return grading.run_from_args(args)
         if args.command == "build":
             written = build(args.solutions, args.notebooks)
             for path in written:
