@@ -125,3 +125,12 @@ def test_instructor_cases_catch_what_the_public_check_lets_through():
     ok, message = grading_extra.EXTRA_CHECKS["check_kl_divergence"]({"kl_divergence": no_batches})
     assert not ok and "shape () , expected (3, 4)".replace(" ,", ",") in message
     assert grading_extra.EXTRA_CHECKS["check_kl_divergence"]({"kl_divergence": probability.kl_divergence})[0]
+
+
+def test_the_grade_command_is_wired_and_checks_its_arguments(capsys):
+    from workshop.notebooks import cli_main
+
+    assert cli_main(["grade", "x.ipynb"]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert cli_main(["grade", "x.ipynb", "--out", "o", "--cell-timeout", "0"]) == 2
+    assert "expected a whole number of seconds >= 1. Received: '0'" in capsys.readouterr().err

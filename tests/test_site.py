@@ -143,7 +143,7 @@ async () => {
   prose.querySelectorAll('pre, code, script, style, mjx-container, .MathJax, textarea').forEach(e => e.remove());
   return {
     prose: prose.innerText,
-    code: Array.from(main.querySelectorAll('pre')).map(e => e.innerText).join('\n'),
+    code: Array.from(main.querySelectorAll('pre')).map(e => e.innerText).join(' '),
     typeset: document.querySelectorAll('mjx-container').length,
     mathSpans: document.querySelectorAll('.math').length,
     images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src, alt: i.getAttribute('alt'),
