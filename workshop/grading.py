@@ -199,16 +199,16 @@ def _run_once(nb, cell_timeout, env, workdir):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError
 
-    from workshop.notebooks import _current_env_kernel_manager
-
     state = {"cell": None}
-    km = _current_env_kernel_manager()
+    # nbclient makes (and so owns, times out and shuts down) the kernel manager; one handed
+    # in as ``km=`` is a blocking one, whose cells never time out and whose kernel outlives the run.
     client = NotebookClient(
         nb,
         timeout=cell_timeout,
         allow_errors=True,
         record_timing=False,
-        km=km,
+        kernel_name="python3",
+        kernel_manager_class=_current_env_kernel_manager_class(),
         on_cell_start=lambda cell, cell_index: state.update(cell=cell_index),
         resources={"metadata": {"path": str(workdir)}},
     )
@@ -217,9 +217,27 @@ def _run_once(nb, cell_timeout, env, workdir):
         return None
     except CellTimeoutError:
         return state["cell"]
-    finally:  # nbclient leaves a kernel manager it was given running; a hung kernel is killed here
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
+
+
+def _current_env_kernel_manager_class():
+    """An AsyncKernelManager whose ``python3`` is the interpreter running this code."""
+    import ipykernel.kernelspec
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class CurrentEnvKernelSpecManager(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            return self.kernel_spec_class(
+                resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict()
+            )
+
+    class CurrentEnvKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _kernel_spec_manager_default(self):
+            return CurrentEnvKernelSpecManager(data_dir=self.data_dir)
+
+    return CurrentEnvKernelManager
 
 
 def _run(nb, cell_timeout, fast, workdir, max_timeouts=3):
