@@ -141,7 +141,7 @@ def _figure_display_metadata(fig):
         text = alt_text(fig)
     except Exception:  # never break a notebook's display over alt text
         return None
-    return {}, {"image/png": {"alt": text}, "image/svg+xml": {"alt": text}, "image/jpeg": {"alt": text}}
+    return {}, {"image/png": {"alt": text}}  # the inline backend's format
 
 
 def register_alt_text_display(shell=None):
