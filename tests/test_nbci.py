@@ -4,7 +4,6 @@ import shutil
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from workshop import nbci
 

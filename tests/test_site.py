@@ -61,7 +61,7 @@ def _fake_repo(tmp_path, figure_alt=None):
 
 
 def test_stage_puts_the_colab_cell_after_the_title_and_records_alt_texts(tmp_path):
-    root, png = _fake_repo(tmp_path, figure_alt="A loss curve falling over 3 epochs")
+    root, _ = _fake_repo(tmp_path, figure_alt="A loss curve falling over 3 epochs")
     pages = site.stage(tmp_path / "staging", root)
     assert pages == [("01_alpha", "01 · Alpha")]
     staged = nbformat.read(str(tmp_path / "staging" / "01_alpha.ipynb"), as_version=4)

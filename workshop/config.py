@@ -18,7 +18,7 @@ def github_path(repository=None):
     if not address.startswith(prefix) or address[len(prefix):].count("/") != 1:
         raise ValueError(f"Expected a repository address https://github.com/OWNER/NAME. Received: {address!r}")
     path = address[len(prefix):]
-    return path[: -len(".git")] if path.endswith(".git") else path
+    return path.removesuffix(".git")
 
 
 def colab_url(notebook_name, repository=None, branch=None):

@@ -334,7 +334,7 @@ def grade_submission(path, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT
             elif output.get("output_type") == "error" and result.status == "graded":
                 problems.append(f"a grading cell timed out or failed ({output.get('ename')})")
     for checker, _, _ in expected:
-        exercise = checker[len("check_"):] if checker.startswith("check_") else checker
+        exercise = checker.removeprefix("check_")
         verdict = verdicts.get(checker)
         if verdict is None:
             why = "the notebook could not be run" if result.status == "failed to run" else "its check did not finish (time limit?)"

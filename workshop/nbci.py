@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["metadata_problems", "problems", "script_path", "script_text", "script_problems", "sync_scripts"]
+__all__ = ["metadata_problems", "problems", "script_path", "script_problems", "script_text", "sync_scripts"]
 
 KERNEL_NAME = "python3"
 NOTEBOOK_KEYS = {"kernelspec", "language_info"}

@@ -172,7 +172,7 @@ def _pyplot():
 def _new_axes(ax, figsize):
     if ax is not None:
         return ax
-    fig, ax = _pyplot().subplots(figsize=figsize, layout="constrained", facecolor=BACKGROUND)
+    _, ax = _pyplot().subplots(figsize=figsize, layout="constrained", facecolor=BACKGROUND)
     return ax
 
 

@@ -141,7 +141,7 @@ def _plain(text):
 # --------------------------------------------------------------------------- #
 # staging
 # --------------------------------------------------------------------------- #
-_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
 
 
 def join_display_math(source):
@@ -167,7 +167,7 @@ def launch_cell(notebook_name):
 
 
 def _readme_section(readme, heading):
-    match = re.search(rf"^## {re.escape(heading)}\s*$(.*?)(?=^## |\Z)", readme, re.S | re.M)
+    match = re.search(rf"^## {re.escape(heading)}\s*$(.*?)(?=^## |\Z)", readme, re.DOTALL | re.MULTILINE)
     return match.group(1).strip() if match else ""
 
 
@@ -288,7 +288,7 @@ def build(out_dir=None, root=None, stream=None):
 # serve
 # --------------------------------------------------------------------------- #
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+    def log_message(self, format, *args):
         pass
 
 
