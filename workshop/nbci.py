@@ -27,7 +27,7 @@ NOTEBOOK_KEYS = {"kernelspec", "language_info"}
 CELL_KEYS = {"tags"}
 STUDENT_CELL_KEYS = {"tags", "nbgrader"}
 SCRIPT_FORMAT = "py:percent"
-HINT = "run `python -m workshop notebooks sync` (or see workshop/nbci.py)"
+HINT = "run `python -m workshop notebooks build`"
 
 
 def metadata_problems(path, nb, student=False):
