@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workshop import config, delivery
+from workshop import course, delivery
 from workshop.notebooks import strip_solutions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ def test_the_notebook_opens_with_a_colab_badge_for_the_student_version(delivered
     _, nb = delivered
     badge = nb.cells[0]
     assert badge.cell_type == "markdown" and "Open In Colab" in badge.source
-    assert f"({config.colab_url(NAME)})" in badge.source
+    assert f"({course.colab_url(NAME)})" in badge.source
     assert "/notebooks/" + NAME in badge.source and "solutions" not in badge.source
     assert _meta(badge)["locked"] is True
     nbformat.validate(nb)
@@ -55,7 +55,7 @@ def test_under_colab_the_setup_cell_pip_installs_the_package_from_the_course_rep
     exec(nb.cells[1].source, {})  # noqa: S102
     ((command, kwargs),) = calls
     assert command == [sys.executable, "-m", "pip", "install", "--quiet",
-                       f"workshop @ git+{config.COURSE_REPOSITORY}.git@{config.COURSE_BRANCH}"]
+                       f"workshop @ git+{course.COURSE_REPOSITORY}.git@{course.COURSE_BRANCH}"]
     assert kwargs == {"check": True}
     assert not any(word in " ".join(command).lower() for word in ("tensorflow", "numpy", "keras", "=="))
 
@@ -63,11 +63,11 @@ def test_under_colab_the_setup_cell_pip_installs_the_package_from_the_course_rep
 def test_the_repository_address_is_configured_in_one_place():
     source = delivery.colab_setup_source("https://github.com/someone/course", "dev")
     assert "workshop @ git+https://github.com/someone/course.git@dev" in source
-    assert config.colab_url("notebooks/05_vae_mnist.ipynb", "https://github.com/someone/course", "dev") == (
+    assert course.colab_url("notebooks/05_vae_mnist.ipynb", "https://github.com/someone/course", "dev") == (
         "https://colab.research.google.com/github/someone/course/blob/dev/notebooks/05_vae_mnist.ipynb"
     )
     with pytest.raises(ValueError, match="Expected a repository address https://github.com/OWNER/NAME"):
-        config.colab_url("x.ipynb", "https://example.org/course")
+        course.colab_url("x.ipynb", "https://example.org/course")
 
 
 def test_first_code_cell_of_the_notebook_is_tagged_parameters(delivered):

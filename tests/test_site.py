@@ -17,7 +17,7 @@ from urllib.parse import unquote, urldefrag, urlparse
 import nbformat
 import pytest
 
-from workshop import config, site
+from workshop import course, site
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -67,7 +67,7 @@ def test_stage_puts_the_colab_cell_after_the_title_and_records_alt_texts(tmp_pat
     staged = nbformat.read(str(tmp_path / "staging" / "01_alpha.ipynb"), as_version=4)
     assert staged.cells[0].source == "# 01 · Alpha"
     launch = staged.cells[1].source
-    assert config.colab_url("01_alpha.ipynb") in launch and "/notebooks/01_alpha.ipynb" in launch
+    assert course.colab_url("01_alpha.ipynb") in launch and "/notebooks/01_alpha.ipynb" in launch
     assert "solutions/" not in launch
     assert staged.cells[2].source.strip() == "Intro with $x^2$."
     alt = json.loads((tmp_path / "staging" / "alt_texts.json").read_text())
@@ -247,7 +247,7 @@ def test_every_colab_link_opens_the_student_notebook(browser_site):
     for name, facts in _notebook_pages(browser_site).items():
         notebook = name[: -len(".html")] + ".ipynb"
         colab = [link["href"] for link in facts["links"] if "colab.research.google.com" in link["href"]]
-        assert colab == [config.colab_url(notebook)], name
+        assert colab == [course.colab_url(notebook)], name
         downloads = [link for link in facts["links"] if link["raw"] == f"notebooks/{notebook}"]
         assert downloads, f"{name}: no link to the student notebook"
         student = nbformat.read(str(browser_site["out"] / "notebooks" / notebook), as_version=4)

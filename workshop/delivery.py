@@ -16,7 +16,7 @@ returns) and returns it ready to hand out:
   (the name :mod:`workshop.grading` finds exercises by), written answers are
   "manually graded answer" cells, and the badge and set-up cells are locked.
 
-The repository address lives in :mod:`workshop.config` only.
+The repository address lives in :mod:`workshop.course` only.
 """
 
 import copy
@@ -25,7 +25,7 @@ import sys
 
 import nbformat
 
-from workshop import config
+from workshop import course
 
 __all__ = [
     "CHECK_CALL",
@@ -58,7 +58,7 @@ def check_calls(source):
 
 def colab_setup_source(repository=None, branch=None):
     """The set-up cell's code: installs the package under Colab, does nothing elsewhere."""
-    requirement = config.pip_requirement(repository, branch)
+    requirement = course.pip_requirement(repository, branch)
     return (
         "# Set-up for Google Colab: installs the `workshop` package there (Colab's own TensorFlow,\n"
         "# Keras and NumPy are kept). Anywhere else this cell does nothing.\n"
@@ -73,7 +73,7 @@ def colab_setup_source(repository=None, branch=None):
 
 
 def _badge_source(notebook_name, repository=None, branch=None):
-    url = config.colab_url(notebook_name, repository, branch)
+    url = course.colab_url(notebook_name, repository, branch)
     return f"[![Open In Colab]({BADGE_IMAGE})]({url})"
 
 
@@ -118,7 +118,7 @@ def deliver(nb, notebook_name, repository=None, branch=None):
     Args:
         nb: a student notebook (``nbformat.NotebookNode``, version 4).
         notebook_name: its file name in ``notebooks/`` (e.g. ``"01_probability_toolkit.ipynb"``).
-        repository, branch: override :mod:`workshop.config` (for tests).
+        repository, branch: override :mod:`workshop.course` (for tests).
     """
     if not str(notebook_name).endswith(".ipynb"):
         raise ValueError(f"Expected a notebook file name ending in .ipynb. Received: {notebook_name!r}")

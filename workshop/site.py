@@ -33,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-from workshop import config
+from workshop import course
 
 __all__ = ["SiteError", "build", "cli_main", "figure_alt_texts", "serve", "stage"]
 
@@ -156,7 +156,7 @@ def join_display_math(source):
 
 def launch_cell(notebook_name):
     """The Markdown cell put at the top of each page: Colab badge and student-notebook download."""
-    url = config.colab_url(notebook_name)
+    url = course.colab_url(notebook_name)
     html = (
         f'<p class="workshop-launch"><a class="workshop-colab" href="{url}">'
         f'<img src="_static/colab-badge.svg" alt="Open the student notebook in Colab"></a> '
