@@ -286,3 +286,128 @@ def test_save_figure_creates_folders_and_writes_a_png(tmp_path):
     path = plots.save_figure(ax.figure, tmp_path / "a" / "b" / "grid.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plots.save_figure(ax, tmp_path / "axes.png").exists()
+
+
+# --------------------------------------------------------------------------- #
+# accessibility: alt text, white background, colour-blind-safe digit colours
+# --------------------------------------------------------------------------- #
+def _all_figures():
+    model = FakeModel()
+    rng = np.random.default_rng(7)
+    x = rng.uniform(size=(12, 28, 28))
+    return {
+        "images": plots.plot_images(x, ncols=4, title="samples from the prior").figure,
+        "reconstructions": plots.plot_reconstructions(x, model=model, n=5),
+        "scatter": plots.plot_latent_scatter(rng.normal(size=(50, 2)), rng.integers(0, 10, 50)).figure,
+        "manifold": plots.plot_manifold(model, n=4).figure,
+        "interpolation": plots.plot_interpolation(model, x[0], x[1], steps=5).figure,
+        "history": plots.plot_history(_history(validation=True)),
+    }
+
+
+def test_every_figure_says_what_it_shows_in_its_alt_text():
+    alts = {name: plots.alt_text(fig) for name, fig in _all_figures().items()}
+    assert "'samples from the prior'" in alts["images"] and "12 digit-sized images, 3 row(s) of 4" in alts["images"]
+    assert "inputs on top" in alts["reconstructions"] and "5 digit images" in alts["reconstructions"]
+    assert "50 latent codes" in alts["scatter"] and "coloured by digit" in alts["scatter"]
+    assert "4 by 4 grid" in alts["manifold"] and "-1.64 to 1.64" in alts["manifold"]
+    assert "5 digits decoded" in alts["interpolation"] and "framed by the two input images" in alts["interpolation"]
+    assert "3 epoch(s)" in alts["history"] and "loss (negative ELBO) from 200 to 140" in alts["history"]
+    assert "(validation ends at 145)" in alts["history"]
+    assert len(set(alts.values())) == len(alts)
+
+
+def test_figures_have_an_explicit_white_background_also_when_saved(tmp_path):
+    for name, fig in _all_figures().items():
+        assert fig.get_facecolor() == (1.0, 1.0, 1.0, 1.0), name
+        assert all(ax.get_facecolor() == (1.0, 1.0, 1.0, 1.0) for ax in fig.axes), name
+    plt.rcParams["savefig.transparent"] = True  # a dark-theme user setting
+    try:
+        path = plots.save_figure(plots.plot_images(np.zeros((2, 28, 28))), tmp_path / "g.png")
+    finally:
+        plt.rcParams["savefig.transparent"] = False
+    corner = plt.imread(path)[0, 0]
+    assert corner[-1] == 1.0 and corner[:3].min() == 1.0  # opaque white, not transparent
+
+
+def test_alt_text_of_a_plain_matplotlib_figure_comes_from_its_titles_and_labels():
+    fig, (left, right) = plt.subplots(1, 2)
+    left.plot([0, 1], [1, 0], label="train")
+    left.set_title("loss")
+    left.set_xlabel("epoch")
+    left.legend()
+    right.imshow(np.zeros((3, 3)))
+    text = plots.alt_text(fig)
+    assert text.startswith("Figure with 2 panels: panel 1: 'loss' with 1 line(s) x: epoch")
+    assert "legend: train" in text and "panel 2: with an image" in text
+    plots.set_alt_text(fig, "  my own   words ")
+    assert plots.alt_text(right) == "my own words"
+    with pytest.raises(ValueError, match="non-empty alt text"):
+        plots.set_alt_text(fig, " ")
+
+
+def test_ipython_display_carries_the_alt_text_as_image_metadata():
+    from types import SimpleNamespace
+
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    formatter = DisplayFormatter()
+    formatter.formatters["image/png"].for_type(Figure, lambda fig: print_figure(fig, "png"))
+    assert plots.register_alt_text_display(SimpleNamespace(display_formatter=formatter))
+    fig = plots.plot_manifold(FakeModel(), n=3).figure
+    data, metadata = formatter.format(fig)
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert metadata["image/png"]["alt"] == plots.alt_text(fig) and "3 by 3 grid" in metadata["image/png"]["alt"]
+    assert not plots.register_alt_text_display(SimpleNamespace())
+
+
+_MACHADO = {  # Machado, Oliveira and Fernandes (2009), severity 1, on linear RGB
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]],
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602], [0.004733, 0.691367, 0.303900]],
+}
+
+
+def _min_cielab_distance(hex_colours, simulation=None):
+    from matplotlib import colors
+
+    srgb = np.array([colors.to_rgb(h) for h in hex_colours])
+    rgb = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    if simulation is not None:
+        rgb = np.clip(rgb @ np.array(simulation).T, 0.0, 1.0)
+    to_xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = rgb @ to_xyz.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    lab = np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], axis=1)
+    distance = np.linalg.norm(lab[:, None] - lab[None], axis=-1)
+    distance[np.eye(len(lab), dtype=bool)] = np.inf
+    return distance.min()
+
+
+def test_digit_colours_stay_apart_under_simulated_colour_blindness():
+    import matplotlib
+
+    assert len(set(plots.DIGIT_COLOURS)) == 10
+    for name, simulation in [("normal", None), *_MACHADO.items()]:
+        assert _min_cielab_distance(plots.DIGIT_COLOURS, simulation) >= 15, name
+    tab10 = [matplotlib.colors.to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+    assert _min_cielab_distance(tab10, _MACHADO["protanopia"]) < 15  # the test can fail: tab10 would
+
+
+def test_latent_scatter_uses_the_palette_and_writes_each_digit_in_the_plot():
+    rng = np.random.default_rng(8)
+    labels = np.repeat(np.arange(10), 20)
+    z = rng.normal(size=(200, 2)) * 0.1 + labels[:, None]  # digit k clustered around (k, k)
+    ax = plots.plot_latent_scatter(z, labels)
+    ax.figure.canvas.draw()
+    faces = ax.collections[0].get_facecolors()[:, :3]
+    from matplotlib import colors
+
+    for k in (0, 3, 9):
+        np.testing.assert_allclose(faces[labels == k][0], colors.to_rgb(plots.DIGIT_COLOURS[k]))
+    written = {t.get_text(): t.get_position() for t in ax.texts}
+    assert set(written) == {str(k) for k in range(10)}
+    for k in range(10):
+        np.testing.assert_allclose(written[str(k)], (k, k), atol=0.1)

@@ -1,4 +1,4 @@
-"""The instructor's command line: ``python -m workshop train|evaluate|export|notebooks``.
+"""The instructor's command line: ``python -m workshop train|evaluate|export|notebooks|site``.
 
 ``train`` fits a VAE on MNIST and leaves everything an instructor needs in one
 run folder (:func:`workshop.training.train_and_evaluate`); ``evaluate`` measures
@@ -218,6 +218,9 @@ def _add_notebooks(commands):
     run.add_argument("names", nargs="*", metavar="NAMES", help="e.g. 05, 05_vae_mnist")
     run.add_argument("--fast", action="store_true", help="run with WORKSHOP_FAST=1")
     run.add_argument("--timeout", type=_integer(1), default=1800, metavar="SECONDS", help="seconds a cell may run (default: 1800)")
+    from workshop import grading
+
+    grading.add_arguments(jobs.add_parser("grade", help="grade submitted student notebooks (CSV, JSON, summary)"))
 
 
 def build_parser():
@@ -231,6 +234,7 @@ def build_parser():
     _add_evaluate(commands)
     _add_export(commands)
     _add_notebooks(commands)
+    commands.add_parser("site", add_help=False, help="build or serve the course website (python -m workshop site --help)")
     return parser
 
 
@@ -327,6 +331,10 @@ def _notebooks(args):
             return FAILURE
         print("notebooks/ is in sync with solutions/.")
         return 0
+    if args.job == "grade":
+        from workshop import grading
+
+        return grading.run_from_args(args)
     authoring.run(args.names, args.solutions, fast=args.fast, timeout=args.timeout)
     return 0
 
@@ -353,6 +361,10 @@ def _on_sigterm(signum, frame):
 def main(argv=None):
     """Entry point of ``python -m workshop``; returns the exit status (0, 1, 2, 130 or 143)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "site":  # the course website has its own small parser (workshop/site.py)
+        from workshop.site import cli_main as site_main
+
+        return site_main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:

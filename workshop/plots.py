@@ -6,6 +6,16 @@ figure is created when ``ax`` is None, so a notebook cell never draws onto a
 stale figure); those that need several axes accept ``fig=None`` and return the
 ``Figure``. Nothing here calls ``plt.show()``.
 
+Accessibility: every figure drawn here has an explicit white background (it
+reads the same in a dark notebook theme), the ten digit classes use a
+colour-blind-safe palette (:data:`DIGIT_COLOURS`) with the digit written in the
+plot, and every figure carries alt text that says what it shows
+(:func:`alt_text`). In IPython/Jupyter, importing this module registers a
+display hook so that the alt text travels with the figure as display metadata
+(``metadata["image/png"]["alt"]``), which the course website turns into
+``<img alt=...>``; figures drawn with plain Matplotlib get a description built
+from their titles and axis labels.
+
 The functions only rely on duck typing: a "model" is any object with the
 methods a function needs (``encode``, ``decode`` or ``reconstruct``), each
 taking and returning NumPy arrays, so the module never imports the models and
@@ -19,7 +29,7 @@ from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
-from matplotlib import colors, ticker
+from matplotlib import colors, patheffects, ticker
 
 from workshop.validation import check_images, check_positive_int
 
@@ -32,6 +42,126 @@ _HISTORY_TITLES = {
 }
 
 
+# Ten colours from the Okabe-Ito and Paul Tol colour-blind-safe schemes, chosen so
+# that every pair stays apart (CIELAB distance >= 15) for normal vision and under
+# simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009); Matplotlib's
+# tab10 drops below 5 under protanopia. Digit k gets DIGIT_COLOURS[k]; the digit
+# itself is also written in the plot, so colour is never the only cue.
+DIGIT_COLOURS = (
+    "#0072B2",  # 0 blue
+    "#E69F00",  # 1 orange
+    "#56B4E9",  # 2 sky blue
+    "#CC3311",  # 3 red
+    "#332288",  # 4 indigo
+    "#EECC66",  # 5 sand
+    "#882255",  # 6 wine
+    "#BBBBBB",  # 7 grey
+    "#EE6677",  # 8 rose
+    "#000000",  # 9 black
+)
+DIGIT_CMAP = colors.ListedColormap(DIGIT_COLOURS, name="workshop_digits")
+BACKGROUND = "white"
+
+
+def _white(figure):
+    figure.patch.set_facecolor(BACKGROUND)
+    figure.patch.set_alpha(1.0)
+    for axes in figure.axes:
+        axes.set_facecolor(BACKGROUND)
+    return figure
+
+
+def set_alt_text(target, text):
+    """Attach alt text to a Figure or an Axes (what a screen reader says instead of the picture)."""
+    text = " ".join(str(text).split())
+    if not text:
+        raise ValueError("Expected a non-empty alt text. Received: an empty string")
+    target._workshop_alt = text
+    return target
+
+
+def _axes_description(axes):
+    own = getattr(axes, "_workshop_alt", None)
+    if own:
+        return own
+    parts = []
+    title = axes.get_title()
+    if title:
+        parts.append(f"'{title}'")
+    kinds = []
+    if axes.images:
+        kinds.append("an image")
+    if axes.lines:
+        kinds.append(f"{len(axes.lines)} line(s)")
+    if axes.collections:
+        kinds.append("points or areas")
+    if axes.patches:
+        kinds.append(f"{len(axes.patches)} bar(s) or patch(es)")
+    if kinds:
+        parts.append("with " + ", ".join(kinds))
+    xlabel, ylabel = axes.get_xlabel(), axes.get_ylabel()
+    if xlabel or ylabel:
+        parts.append(f"x: {xlabel or 'unlabelled'}, y: {ylabel or 'unlabelled'}")
+    legend = axes.get_legend()
+    if legend is not None:
+        names = [t.get_text() for t in legend.get_texts() if t.get_text()]
+        if names:
+            parts.append("legend: " + ", ".join(names))
+    return " ".join(parts)
+
+
+def alt_text(fig):
+    """The alt text of a Figure (or of an Axes' figure).
+
+    Alt text set by :func:`set_alt_text` on the figure wins; otherwise it is put
+    together from the alt texts (or titles, axis labels and legends) of its panels.
+    Colour bars are skipped. Never empty.
+    """
+    figure = fig if hasattr(fig, "savefig") else getattr(fig, "figure", None)
+    if figure is None:
+        raise ValueError(f"Expected a matplotlib Figure or Axes. Received: {type(fig).__name__}")
+    own = getattr(figure, "_workshop_alt", None)
+    if own:
+        return own
+    panels = [a for a in figure.axes if not getattr(a, "_colorbar", None) and a.get_label() != "<colorbar>"]
+    described = [d for d in (_axes_description(a) for a in panels) if d]
+    suptitle = figure._suptitle.get_text() if getattr(figure, "_suptitle", None) is not None else ""
+    head = f"Figure '{suptitle}'" if suptitle else "Figure"
+    if not panels:
+        return head + " (empty)"
+    if len(panels) == 1:
+        return f"{head}: {described[0]}" if described else f"{head} with one panel"
+    body = "; ".join(f"panel {i}: {d}" for i, d in enumerate(described, start=1))
+    return f"{head} with {len(panels)} panels" + (f": {body}" if body else "")
+
+
+def _figure_display_metadata(fig):
+    """IPython mimebundle hook: no data of its own, only the alt text as PNG/SVG metadata."""
+    try:
+        text = alt_text(fig)
+    except Exception:  # never break a notebook's display over alt text
+        return None
+    return {}, {"image/png": {"alt": text}}  # the inline backend's format
+
+
+def register_alt_text_display(shell=None):
+    """Make IPython send every Matplotlib figure's alt text as display metadata.
+
+    Called on import when running under IPython; returns True when registered.
+    """
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    formatter = getattr(getattr(shell, "display_formatter", None), "mimebundle_formatter", None)
+    if formatter is None:
+        return False
+    formatter.for_type_by_name("matplotlib.figure", "Figure", _figure_display_metadata)
+    return True
+
+
 def _pyplot():
     # Imported lazily so that `import workshop` does not pick a backend.
     import matplotlib.pyplot as plt
@@ -42,14 +172,24 @@ def _pyplot():
 def _new_axes(ax, figsize):
     if ax is not None:
         return ax
-    _, ax = _pyplot().subplots(figsize=figsize, layout="constrained")
+    _, ax = _pyplot().subplots(figsize=figsize, layout="constrained", facecolor=BACKGROUND)
     return ax
 
 
 def _new_figure(fig, figsize):
     if fig is not None:
         return fig
-    return _pyplot().figure(figsize=figsize, layout="constrained")
+    return _pyplot().figure(figsize=figsize, layout="constrained", facecolor=BACKGROUND)
+
+
+def _finish(target, text, figure_alt=None):
+    """White background, alt text on the Axes (and on the figure when given); return target."""
+    set_alt_text(target, text)
+    figure = target if hasattr(target, "savefig") else target.figure
+    _white(figure)
+    if figure_alt is not None:
+        set_alt_text(figure, figure_alt)
+    return target
 
 
 def _as_images(images, name="images"):
@@ -179,7 +319,11 @@ def plot_images(images, ncols=10, ax=None, title=None, cmap="gray"):
     _hide_frame(ax)
     if title is not None:
         ax.set_title(title)
-    return ax
+    count = len(_as_images(images))
+    cols = min(int(ncols), count)
+    rows = -(-count // cols)
+    what = f"'{title}': " if title else ""
+    return _finish(ax, f"{what}a grid of {count} digit-sized images, {rows} row(s) of {cols}")
 
 
 def plot_reconstructions(originals, reconstructions=None, n=10, fig=None, model=None, cmap="gray"):
@@ -234,7 +378,10 @@ def plot_reconstructions(originals, reconstructions=None, n=10, fig=None, model=
         ax.imshow(image_grid(batch, ncols=n), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
         _hide_frame(ax)
         ax.set_ylabel(label, rotation=0, ha="right", va="center")
-    return fig
+    return _finish(
+        fig,
+        f"Two rows of {n} digit images: the inputs on top and, under each, its reconstruction",
+    )
 
 
 def plot_latent_scatter(z, labels=None, ax=None, dims=(0, 1), alpha=0.6, s=4, colorbar=True):
@@ -294,18 +441,27 @@ def plot_latent_scatter(z, labels=None, ax=None, dims=(0, 1), alpha=0.6, s=4, co
         if classes.min() < 0:
             raise ValueError(f"Expected class labels >= 0. Received: min={classes.min()}")
         num_classes = max(10, int(classes.max()) + 1)
-        cmap = "tab10" if num_classes <= 10 else "tab20" if num_classes <= 20 else "viridis"
+        cmap = DIGIT_CMAP if num_classes <= 10 else "tab20" if num_classes <= 20 else "viridis"
         norm = colors.BoundaryNorm(np.arange(num_classes + 1) - 0.5, num_classes)
         drawn = ax.scatter(
             codes[:, first], codes[:, second], c=classes, cmap=cmap, norm=norm, **points
         )
+        outline = [patheffects.withStroke(linewidth=3, foreground=BACKGROUND)]
+        for label in np.unique(classes):  # the class written where its points are
+            centre = np.median(codes[classes == label][:, [first, second]], axis=0)
+            ax.text(*centre, str(label), ha="center", va="center", fontsize=12, fontweight="bold",
+                    color="black", path_effects=outline)
         if colorbar:
             bar = ax.figure.colorbar(drawn, ax=ax, ticks=np.arange(num_classes))
             bar.set_label("digit")
             bar.solids.set_alpha(1.0)
     ax.set_xlabel(_latent_label(first))
     ax.set_ylabel(_latent_label(second))
-    return ax
+    how = "coloured by digit with each digit written at the centre of its points" if labels is not None else "one colour"
+    return _finish(
+        ax,
+        f"Scatter plot of {len(codes)} latent codes, dimension {first + 1} across and {second + 1} up, {how}",
+    )
 
 
 def _inverse_normal_cdf(probabilities):
@@ -436,7 +592,12 @@ def plot_manifold(
     ax.set_yticks(centres, [f"{values[n - 1 - i]:.2f}" for i in shown])
     ax.set_xlabel(_latent_label(first))
     ax.set_ylabel(_latent_label(second))
-    return ax
+    return _finish(
+        ax,
+        f"A {n} by {n} grid of digits decoded from latent codes: latent dimension {first + 1} "
+        f"grows from {values[0]:.2f} to {values[-1]:.2f} left to right and dimension {second + 1} "
+        f"grows bottom to top, the other dimensions held at 0",
+    )
 
 
 def interpolate(z_a, z_b, steps=10):
@@ -529,7 +690,12 @@ def plot_interpolation(model, x_start, x_end, steps=10, ax=None, show_inputs=Tru
     ax.set_xticks(np.arange(len(strip)) * (_TILE + 1) + (_TILE - 1) / 2, labels, fontsize="small")
     ax.tick_params(length=0)
     ax.set_xlabel("t (0 = start code, 1 = end code)")
-    return ax
+    framed = ", framed by the two input images" if show_inputs else ""
+    return _finish(
+        ax,
+        f"A strip of {steps} digits decoded at evenly spaced points on the straight line "
+        f"between the codes of two images{framed}",
+    )
 
 
 def _history_dict(history):
@@ -601,7 +767,18 @@ def plot_history(history, fig=None, metrics=("loss", "reconstruction_loss", "kl_
             ax.set_xlim(0.5, epochs_drawn + 0.5)
         ax.grid(alpha=0.3)
         ax.legend(frameon=False)
-    return fig
+    summary = []
+    for name in metrics:
+        values = np.asarray(record[name], dtype=np.float64)
+        text = f"{_HISTORY_TITLES.get(name, name.replace('_', ' '))} from {values[0]:.4g} to {values[-1]:.4g}"
+        if f"val_{name}" in record and len(record[f"val_{name}"]):
+            text += f" (validation ends at {float(record[f'val_{name}'][-1]):.4g})"
+        summary.append(text)
+    epochs = max(len(record[name]) for name in metrics)
+    return _finish(
+        fig,
+        f"Training curves over {epochs} epoch(s), in nats per image: " + "; ".join(summary),
+    )
 
 
 def save_figure(fig, path):
@@ -628,5 +805,8 @@ def save_figure(fig, path):
     if figure is None or not hasattr(figure, "savefig"):
         raise ValueError(f"Expected a matplotlib Figure or Axes. Received: {type(fig).__name__}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100, bbox_inches="tight")
+    figure.savefig(path, dpi=100, bbox_inches="tight", facecolor=BACKGROUND)
     return path
+
+
+register_alt_text_display()

@@ -2,12 +2,16 @@
 
 from workshop.authoring.files import dumps, folders, read, solution_files
 from workshop.authoring.markers import strip_solutions
+from workshop.delivery import deliver
 from workshop.files import write_text_atomic
 
 
 def build_in_memory(solutions_dir):
     """{file name: student JSON text} for every solution notebook, or raise."""
-    return {path.name: dumps(strip_solutions(read(path), filename=str(path))) for path in solution_files(solutions_dir)}
+    return {
+        path.name: dumps(deliver(strip_solutions(read(path), filename=str(path)), path.name))
+        for path in solution_files(solutions_dir)
+    }
 
 
 def build(solutions_dir=None, notebooks_dir=None):
@@ -36,4 +40,7 @@ def build(solutions_dir=None, notebooks_dir=None):
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             write_text_atomic(target, text)
         written.append(target)
+    from workshop import nbci
+
+    nbci.sync_scripts(solutions)
     return written

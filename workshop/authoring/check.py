@@ -16,6 +16,7 @@ from workshop.authoring.markers import (
     strip_solutions,
     tags,
 )
+from workshop.delivery import deliver
 
 
 def _secret_lines(nb):
@@ -97,7 +98,7 @@ def check(solutions_dir=None, notebooks_dir=None):
     for path in solution_paths:
         try:
             nb = read(path)
-            expected_text = dumps(strip_solutions(nb, filename=str(path)))
+            expected_text = dumps(deliver(strip_solutions(nb, filename=str(path)), path.name))
         except (NotebookBuildError, NotebookFileError) as error:
             problems.append(str(error))
             continue
@@ -126,4 +127,7 @@ def check(solutions_dir=None, notebooks_dir=None):
                 problems.append(f"{target}, cell {index + 1}: contains solution text: {leaked[0]!r}.")
             if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
                 problems.append(f"{target}, cell {index + 1}: has outputs or an execution count; {hint}.")
+    from workshop import nbci
+
+    problems.extend(nbci.problems(solutions, notebooks))
     return problems

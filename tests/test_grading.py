@@ -1,0 +1,139 @@
+"""Grading submissions (workshop.grading) on notebook 01, the fastest: one kernel per submission."""
+
+import csv
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from workshop import grading
+from workshop.delivery import deliver
+from workshop.notebooks import strip_solutions
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "01_probability_toolkit.ipynb"
+EXERCISES = ["kl_divergence", "gaussian_kl", "monte_carlo_kl"]
+
+
+def _solution():
+    return nbformat.read(str(ROOT / "solutions" / NAME), as_version=4)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("submissions")
+    paths = {}
+    for student in ("ada", "sol", "bob", "hal"):
+        (base / student).mkdir()
+        paths[student] = base / student / NAME
+    nbformat.write(deliver(strip_solutions(_solution(), NAME), NAME), str(paths["ada"]))  # untouched student notebook
+    nbformat.write(_solution(), str(paths["sol"]))
+    # bob: one planted mistake (the square on the mean difference forgotten); his check cells
+    # are deleted and his exercise cells moved to the end and one duplicated: grading must not care.
+    bob = _solution()
+    exercise_cells = [c for c in bob.cells if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source]
+    others = [c for c in bob.cells if c not in exercise_cells and "checks.nb01.check_" not in c.source]
+    for cell in exercise_cells:
+        if "def gaussian_kl(" in cell.source:
+            assert "(mu1 - mu2) ** 2" in cell.source
+            cell.source = cell.source.replace("(mu1 - mu2) ** 2", "(mu1 - mu2)")
+    bob.cells = others + exercise_cells + exercise_cells[:1]
+    for i, cell in enumerate(bob.cells):
+        cell.id = f"c{i}"
+    nbformat.write(bob, str(paths["bob"]))
+    hal = nbformat.v4.new_notebook()  # a short notebook whose second cell hangs
+    hal.cells = [nbformat.v4.new_code_cell("from workshop import checks"),
+                 nbformat.v4.new_code_cell("import time\ntime.sleep(600)")]
+    hal.metadata = _solution().metadata
+    nbformat.write(hal, str(paths["hal"]))
+    junk = base / "eve.ipynb"
+    junk.write_text("my answers are in the email")
+    order = [paths["ada"], paths["sol"], paths["bob"], junk, paths["hal"]]
+    out = base / "report"
+    results = grading.grade(order, out, cell_timeout=20)
+    return {r.student: r for r in results}, out
+
+
+def _statuses(result):
+    return {e.exercise: e.status for e in result.exercises}
+
+
+def test_an_untouched_student_notebook_is_all_not_attempted(graded):
+    results, _ = graded
+    ada = results["ada"]
+    assert ada.notebook == NAME and _statuses(ada) == dict.fromkeys(EXERCISES, "not attempted")
+    assert all("[not implemented yet]" in e.message for e in ada.exercises)
+
+
+def test_the_solution_passes_everything_with_instructor_cases_where_they_exist(graded):
+    results, _ = graded
+    sol = results["sol"]
+    assert _statuses(sol) == dict.fromkeys(EXERCISES, "pass") and sol.status == "graded"
+    messages = {e.exercise: e.message for e in sol.exercises}
+    assert messages["kl_divergence"] == "public and instructor checks passed"
+    assert messages["monte_carlo_kl"] == "public checks passed"  # no instructor cases for it
+
+
+def test_a_planted_mistake_fails_with_the_checks_message_despite_moved_deleted_duplicated_cells(graded):
+    results, _ = graded
+    bob = results["bob"]
+    assert _statuses(bob) == {"kl_divergence": "pass", "gaussian_kl": "fail", "monte_carlo_kl": "pass"}
+    (failed,) = [e for e in bob.exercises if e.status == "fail"]
+    assert failed.checker == "check_gaussian_kl" and "gaussian_kl" in failed.message
+    assert "\n" not in failed.message
+
+
+def test_a_file_that_is_not_a_notebook_gets_one_clear_line(graded):
+    results, out = graded
+    eve = results["eve"]
+    assert eve.status == "not a notebook" and eve.exercises == []
+    assert eve.message.startswith("eve.ipynb is not a Jupyter notebook")
+    assert any(line.startswith("eve (eve.ipynb): eve.ipynb is not a Jupyter notebook")
+               for line in (out / "summary.txt").read_text().splitlines())
+
+
+def test_a_hanging_cell_times_out_and_grading_goes_on(graded):
+    results, _ = graded
+    hal = results["hal"]
+    assert hal.status == "graded with problems" and "cell 2 timed out after 20 s" in hal.message
+    assert _statuses(hal) == dict.fromkeys(EXERCISES, "not attempted")
+    assert all("was not found" in e.message for e in hal.exercises)
+
+
+def test_reports_in_csv_and_json(graded):
+    _, out = graded
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert [r["student"] for r in rows].count("bob") == 3
+    assert {(r["student"], r["exercise"], r["status"]) for r in rows} >= {
+        ("ada", "kl_divergence", "not attempted"), ("bob", "gaussian_kl", "fail"), ("eve", "", "not a notebook")}
+    data = json.loads((out / "grades.json").read_text())
+    assert [d["student"] for d in data] == ["ada", "sol", "bob", "eve", "hal"]
+    assert [d["passed"] for d in data] == [0, 3, 2, 0, 0]
+    summary = (out / "summary.txt").read_text().splitlines()
+    assert summary[1].startswith(f"sol ({NAME}): 3/3 passed; graded")
+    assert summary[2].startswith(f"bob ({NAME}): 2/3 passed, 1 fail")
+
+
+def test_instructor_cases_catch_what_the_public_check_lets_through():
+    from workshop import grading_extra, probability
+
+    def no_batches(p, q):  # right on 1-D inputs, wrong on batches: sums over everything
+        import numpy as np
+
+        p, q = np.asarray(p), np.asarray(q)
+        safe = np.where(p > 0, p, 1.0)
+        return float(np.sum(np.where(p > 0, p * np.log(safe / q), 0.0)))
+
+    ok, message = grading_extra.EXTRA_CHECKS["check_kl_divergence"]({"kl_divergence": no_batches})
+    assert not ok and "shape () , expected (3, 4)".replace(" ,", ",") in message
+    assert grading_extra.EXTRA_CHECKS["check_kl_divergence"]({"kl_divergence": probability.kl_divergence})[0]
+
+
+def test_the_grade_command_is_wired_and_checks_its_arguments(capsys):
+    from workshop.notebooks import cli_main
+
+    assert cli_main(["grade", "x.ipynb"]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert cli_main(["grade", "x.ipynb", "--out", "o", "--cell-timeout", "0"]) == 2
+    assert "expected a whole number of seconds >= 1. Received: '0'" in capsys.readouterr().err

@@ -1,0 +1,258 @@
+"""The course website, built from solutions/ and checked in a real browser (headless Chromium).
+
+The browser tests need Chromium (Debian's ``chromium`` package, which .ci/run installs)
+and the ``playwright`` Python package (which drives that Chromium; no browser download).
+Without Chromium they are skipped, except in CI (``CI=true``), where they must run.
+"""
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import nbformat
+import pytest
+
+from workshop import course, site
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+
+
+def _chromium():
+    for candidate in (os.environ.get("WORKSHOP_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _in_ci():
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+# --------------------------------------------------------------------------- #
+# staging (no browser)
+# --------------------------------------------------------------------------- #
+def _fake_repo(tmp_path, figure_alt=None):
+    root = tmp_path / "repo"
+    for folder in ("solutions", "notebooks"):
+        (root / folder).mkdir(parents=True)
+    shutil.copytree(ROOT / "site", root / "site")
+    (root / "README.md").write_text(
+        "# x\n\n## Quick start\n\nInstall it.\n\n## Course map\n\n| # | notebook | what you do |\n|---|---|---|\n"
+        "| 01 | [Alpha](solutions/01_alpha.ipynb) | learn alpha |\n\n## Other\n\ntext\n"
+    )
+    nb = nbformat.v4.new_notebook()
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    output = nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})
+    if figure_alt:
+        output.metadata = {"image/png": {"alt": figure_alt}}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 01 · Alpha\n\nIntro with $x^2$."),
+        nbformat.v4.new_code_cell("# the loss curve\nax.set_title('loss')\nplot(x)", outputs=[output], execution_count=1),
+    ]
+    for folder in ("solutions", "notebooks"):
+        nbformat.write(nb, str(root / folder / "01_alpha.ipynb"))
+    return root, png
+
+
+def test_stage_puts_the_colab_cell_after_the_title_and_records_alt_texts(tmp_path):
+    root, _ = _fake_repo(tmp_path, figure_alt="A loss curve falling over 3 epochs")
+    pages = site.stage(tmp_path / "staging", root)
+    assert pages == [("01_alpha", "01 · Alpha")]
+    staged = nbformat.read(str(tmp_path / "staging" / "01_alpha.ipynb"), as_version=4)
+    assert staged.cells[0].source == "# 01 · Alpha"
+    launch = staged.cells[1].source
+    assert course.colab_url("01_alpha.ipynb") in launch and "/notebooks/01_alpha.ipynb" in launch
+    assert "solutions/" not in launch
+    assert staged.cells[2].source.strip() == "Intro with $x^2$."
+    alt = json.loads((tmp_path / "staging" / "alt_texts.json").read_text())
+    assert list(alt.values()) == ["A loss curve falling over 3 epochs"]
+    assert (tmp_path / "staging" / "extra" / "notebooks" / "01_alpha.ipynb").is_file()
+    home = (tmp_path / "staging" / "index.md").read_text()
+    assert "[Alpha](01_alpha.ipynb) | learn alpha" in home and "Install it." in home
+    assert "{{" not in home
+
+
+def test_a_figure_without_alt_metadata_is_described_from_its_cell(tmp_path):
+    root, _ = _fake_repo(tmp_path)
+    site.stage(tmp_path / "staging", root)
+    (text,) = json.loads((tmp_path / "staging" / "alt_texts.json").read_text()).values()
+    assert text.startswith("01 · Alpha: figure from code cell 1") and "'loss'" in text and "the loss curve" in text
+
+
+def test_stage_names_a_missing_student_notebook(tmp_path):
+    root, _ = _fake_repo(tmp_path)
+    (root / "notebooks" / "01_alpha.ipynb").unlink()
+    with pytest.raises(site.SiteError, match="01_alpha.ipynb: missing; run `python -m workshop notebooks build`"):
+        site.stage(tmp_path / "staging", root)
+
+
+def test_site_cli_rejects_a_bad_port(capsys):
+    assert site.cli_main(["serve", "--port", "99999"]) == 2
+    assert "expected a port number 0-65535. Received: '99999'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- #
+# the real site in a real browser
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def browser_site(tmp_path_factory):
+    chromium = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if chromium is None or sync_playwright is None:
+        missing = "Chromium (apt-get install chromium)" if chromium is None else "the playwright package"
+        if _in_ci():
+            pytest.fail(f"CI=true but {missing} is not installed: the browser tests must run in CI.")
+        pytest.skip(f"{missing} is not installed (the browser tests run in CI, which installs it)")
+    out = tmp_path_factory.mktemp("site") / "site"
+    start = time.perf_counter()
+    site.build(out)
+    build_seconds = time.perf_counter() - start
+    server = site.make_server(out, port=0, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            pages = {}
+            for path in sorted(out.glob("*.html")):
+                pages[path.name] = _visit(browser, base + path.name, base)
+            yield {"out": out, "base": base, "pages": pages, "build_seconds": build_seconds}
+        finally:
+            browser.close()
+            server.shutdown()
+            server.server_close()
+
+
+_PAGE_FACTS = """
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  const main = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const prose = main.cloneNode(true);
+  prose.querySelectorAll('pre, code, script, style, mjx-container, .MathJax, textarea').forEach(e => e.remove());
+  return {
+    prose: prose.innerText,
+    code: Array.from(main.querySelectorAll('pre')).map(e => e.innerText).join(' '),
+    typeset: document.querySelectorAll('mjx-container').length,
+    mathSpans: document.querySelectorAll('.math').length,
+    images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src, alt: i.getAttribute('alt'),
+                                                   loaded: i.complete && i.naturalWidth > 0})),
+    links: Array.from(document.querySelectorAll('a[href]')).map(a => ({href: a.href, raw: a.getAttribute('href'),
+                                                                       text: a.innerText.trim()})),
+    ids: Array.from(document.querySelectorAll('[id]')).map(e => e.id),
+  };
+}
+"""
+
+
+def _visit(browser, url, base):
+    context = browser.new_context()
+    page = context.new_page()
+    errors, external = [], []
+
+    def route(route_):
+        if route_.request.url.startswith(base) or route_.request.url.startswith(("data:", "blob:")):
+            route_.continue_()
+        else:
+            external.append(route_.request.url)
+            route_.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    response = page.goto(url, wait_until="load")
+    facts = page.evaluate(_PAGE_FACTS)
+    page.wait_for_timeout(50)
+    context.close()
+    facts.update(status=response.status if response else None, errors=errors, external=external)
+    return facts
+
+
+def _notebook_pages(facts):
+    return {name: f for name, f in facts["pages"].items() if re.match(r"\d\d_", name)}
+
+
+def test_the_site_has_a_home_page_and_one_page_per_solution_notebook(browser_site):
+    expected = {p.stem + ".html" for p in (ROOT / "solutions").glob("*.ipynb")}
+    assert expected and expected <= set(browser_site["pages"])
+    assert {"index.html", "search.html"} <= set(browser_site["pages"])
+    home = browser_site["pages"]["index.html"]
+    linked = {urlparse(link["href"]).path.rsplit("/", 1)[-1] for link in home["links"]}
+    assert expected <= linked, "the course map links every notebook"
+    assert "Timetable" in home["prose"] and "Course map" in home["prose"] and "Set-up" in home["prose"]
+    assert "pip install -r requirements.txt" in home["code"]
+    assert browser_site["build_seconds"] < 150
+
+
+def test_every_page_loads_without_console_errors_or_network(browser_site):
+    for name, facts in browser_site["pages"].items():
+        assert facts["status"] == 200, name
+        assert facts["errors"] == [], f"{name}: console errors {facts['errors'][:3]}"
+        assert facts["external"] == [], f"{name}: fetched from outside the site: {facts['external'][:3]}"
+
+
+def test_no_equation_is_left_as_raw_tex(browser_site):
+    raw = re.compile(r"\$\$|\\\(|\\\[|\\begin\{|\$[^$\s][^$\n]{0,80}\$")
+    for name, facts in browser_site["pages"].items():
+        match = raw.search(facts["prose"])
+        context = facts["prose"][max(0, match.start() - 60) : match.end() + 60] if match else ""
+        assert match is None, f"{name}: raw TeX in the visible text: ...{context}..."
+    for name, facts in _notebook_pages(browser_site).items():
+        assert facts["typeset"] > 0 and facts["typeset"] >= facts["mathSpans"], f"{name}: math not typeset by MathJax"
+
+
+def test_every_figure_has_alt_text_and_loads(browser_site):
+    figures = 0
+    for name, facts in browser_site["pages"].items():
+        for image in facts["images"]:
+            assert (image["alt"] or "").strip(), f"{name}: image without alt text: {image['src']}"
+            assert image["loaded"], f"{name}: image did not load: {image['src']}"
+            figures += "_images/" in image["src"]
+    assert figures >= len(_notebook_pages(browser_site))
+
+
+def test_every_internal_link_resolves(browser_site):
+    out, base = browser_site["out"], browser_site["base"]
+    ids = {name: set(facts["ids"]) for name, facts in browser_site["pages"].items()}
+    checked = 0
+    for name, facts in browser_site["pages"].items():
+        for link in facts["links"]:
+            href = link["href"]
+            if not href.startswith(base):
+                assert urlparse(href).scheme in ("https", "http", "mailto"), f"{name}: odd link {href}"
+                continue
+            target, fragment = urldefrag(href)
+            relative = unquote(target[len(base):]) or "index.html"
+            if relative.endswith("/"):
+                relative += "index.html"
+            assert (out / relative).is_file(), f"{name}: link {link['raw']!r} -> {relative} does not exist"
+            if fragment and relative in ids:
+                assert fragment in ids[relative], f"{name}: link {link['raw']!r}: no #{fragment} in {relative}"
+            checked += 1
+    assert checked > 20
+
+
+def test_every_colab_link_opens_the_student_notebook(browser_site):
+    for name, facts in _notebook_pages(browser_site).items():
+        notebook = name[: -len(".html")] + ".ipynb"
+        colab = [link["href"] for link in facts["links"] if "colab.research.google.com" in link["href"]]
+        assert colab == [course.colab_url(notebook)], name
+        downloads = [link for link in facts["links"] if link["raw"] == f"notebooks/{notebook}"]
+        assert downloads, f"{name}: no link to the student notebook"
+        student = nbformat.read(str(browser_site["out"] / "notebooks" / notebook), as_version=4)
+        assert all(not cell.get("outputs") for cell in student.cells if cell.cell_type == "code")
+    for facts in browser_site["pages"].values():
+        for link in facts["links"]:
+            if "colab.research.google.com" in link["href"]:
+                assert "/notebooks/" in link["href"] and "/solutions/" not in link["href"], link["href"]

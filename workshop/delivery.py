@@ -1,0 +1,167 @@
+"""Delivering student notebooks: Colab badge and set-up cell, nbgrader metadata, papermill tag.
+
+:func:`deliver` takes a student notebook (what :func:`workshop.notebooks.strip_solutions`
+returns) and returns it ready to hand out:
+
+- a Markdown cell at the top with an "Open in Colab" badge that opens *this student
+  notebook* (``notebooks/NAME``, never ``solutions/``) from the course repository;
+- a set-up code cell right after it that, only when ``"google.colab" in sys.modules``,
+  pip-installs the ``workshop`` package from the course repository (TensorFlow, Keras
+  and NumPy are not pinned: Colab's own are used), and otherwise does nothing;
+- the first code cell after that (the switches and the seed) tagged ``parameters``,
+  the papermill convention, so a notebook can be re-run with other switches;
+- nbgrader-compatible metadata on every cell that matters: exercise cells are
+  "autograded answer" cells (``solution: true``), check cells are locked
+  "autograder tests" cells worth points, with the checker's name as ``grade_id``
+  (the name :mod:`workshop.grading` finds exercises by), written answers are
+  "manually graded answer" cells, and the badge and set-up cells are locked.
+
+The repository address lives in :mod:`workshop.course` only.
+"""
+
+import copy
+import re
+import sys
+
+import nbformat
+
+from workshop import course
+
+__all__ = [
+    "CHECK_CALL",
+    "NBGRADER_SCHEMA_VERSION",
+    "check_calls",
+    "colab_setup_source",
+    "deliver",
+]
+
+BADGE_TAG = "colab-badge"
+SETUP_TAG = "colab-setup"
+PARAMETERS_TAG = "parameters"
+NBGRADER_SCHEMA_VERSION = 3
+CHECK_POINTS = 1
+# A check cell calls a checker: ``checks.nb01.check_kl_divergence(kl_divergence)``.
+CHECK_CALL = re.compile(r"\bchecks\.(nb\d+)\.(check_\w+)\s*\(")
+_STUB = re.compile(r"raise NotImplementedError\(\s*[\"']Exercise ([A-Za-z_][\w.]*):")
+_MARKDOWN_STUB = "**Your answer:** *(write your answer here)*"
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def _source(cell):
+    return cell.source if isinstance(cell.source, str) else "".join(cell.source)
+
+
+def check_calls(source):
+    """[(module, checker)] called in a cell's source, in order, e.g. [("nb01", "check_kl_divergence")]."""
+    return CHECK_CALL.findall(source)
+
+
+def colab_setup_source(repository=None, branch=None):
+    """The set-up cell's code: installs the package under Colab, does nothing elsewhere."""
+    requirement = course.pip_requirement(repository, branch)
+    return (
+        "# Set-up for Google Colab: installs the `workshop` package there (Colab's own TensorFlow,\n"
+        "# Keras and NumPy are kept). Anywhere else this cell does nothing.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        "    import subprocess\n"
+        "\n"
+        f"    WORKSHOP_REQUIREMENT = {requirement!r}\n"
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", WORKSHOP_REQUIREMENT], check=True)'
+    )
+
+
+def _badge_source(notebook_name, repository=None, branch=None):
+    url = course.colab_url(notebook_name, repository, branch)
+    return f"[![Open In Colab]({BADGE_IMAGE})]({url})"
+
+
+def _nbgrader(grade_id, *, grade, solution, locked, points=None):
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": NBGRADER_SCHEMA_VERSION,
+        "solution": solution,
+        "task": False,
+    }
+    if points is not None:
+        meta["points"] = points
+    return meta
+
+
+def _unique(grade_id, used):
+    candidate, k = grade_id, 2
+    while candidate in used:
+        candidate, k = f"{grade_id}-{k}", k + 1
+    used.add(candidate)
+    return candidate
+
+
+def _add_tag(cell, tag):
+    tags = list(cell.metadata.get("tags", []))
+    if tag not in tags:
+        tags.append(tag)
+    cell.metadata["tags"] = tags
+
+
+def _is_delivery_cell(cell):
+    return bool({BADGE_TAG, SETUP_TAG} & set(cell.get("metadata", {}).get("tags", [])))
+
+
+def deliver(nb, notebook_name, repository=None, branch=None):
+    """Return a copy of the student notebook ``nb`` with badge, set-up cell, tags and nbgrader metadata.
+
+    Idempotent: cells added by an earlier call are replaced, not duplicated.
+
+    Args:
+        nb: a student notebook (``nbformat.NotebookNode``, version 4).
+        notebook_name: its file name in ``notebooks/`` (e.g. ``"01_probability_toolkit.ipynb"``).
+        repository, branch: override :mod:`workshop.course` (for tests).
+    """
+    if not str(notebook_name).endswith(".ipynb"):
+        raise ValueError(f"Expected a notebook file name ending in .ipynb. Received: {notebook_name!r}")
+    nb = copy.deepcopy(nb)
+    cells = [cell for cell in nb.cells if not _is_delivery_cell(cell)]
+    used = set()
+    first_code_seen = False
+    answers = 0
+    for cell in cells:
+        source = _source(cell)
+        meta = cell.setdefault("metadata", nbformat.NotebookNode())
+        meta.pop("nbgrader", None)
+        if cell.cell_type == "code":
+            if not first_code_seen:
+                first_code_seen = True
+                _add_tag(cell, PARAMETERS_TAG)
+            stubs = _STUB.findall(source)
+            checkers = check_calls(source)
+            if stubs:
+                meta["nbgrader"] = _nbgrader(
+                    _unique("exercise-" + stubs[0].replace(".", "-"), used), grade=False, solution=True, locked=False
+                )
+            elif checkers:
+                meta["nbgrader"] = _nbgrader(
+                    _unique(checkers[0][1], used), grade=True, solution=False, locked=True, points=CHECK_POINTS * len(checkers)
+                )
+        elif cell.cell_type == "markdown" and _MARKDOWN_STUB in source:
+            answers += 1
+            meta["nbgrader"] = _nbgrader(
+                _unique(f"written-answer-{answers}", used), grade=True, solution=True, locked=False, points=CHECK_POINTS
+            )
+    badge = nbformat.v4.new_markdown_cell(_badge_source(notebook_name, repository, branch))
+    badge.metadata = nbformat.NotebookNode(
+        {"tags": [BADGE_TAG], "nbgrader": _nbgrader("colab-badge", grade=False, solution=False, locked=True)}
+    )
+    setup = nbformat.v4.new_code_cell(colab_setup_source(repository, branch))
+    setup.metadata = nbformat.NotebookNode(
+        {"tags": [SETUP_TAG], "nbgrader": _nbgrader("colab-setup", grade=False, solution=False, locked=True)}
+    )
+    badge.id, setup.id = "colab-badge", "colab-setup"
+    nb.cells = [badge, setup, *cells]
+    return nb
+
+
+if __name__ == "__main__":  # pragma: no cover - a manual look at one notebook
+    print(nbformat.writes(deliver(nbformat.read(sys.argv[1], as_version=4), sys.argv[1].rsplit("/", 1)[-1])))

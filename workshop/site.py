@@ -1,0 +1,369 @@
+"""The course website: ``python -m workshop site build`` and ``python -m workshop site serve``.
+
+The site is built by Sphinx with MyST-NB from the executed notebooks in
+``solutions/`` (their stored outputs are shown; nothing is re-executed) and the
+configuration in ``site/conf.py``. :func:`build` first lays out a staging folder
+(``build/site-src``):
+
+- a home page generated from ``site/home.md``: the course map (every
+  ``solutions/*.ipynb``, found by glob, with the README's description where it
+  has one), a timetable and the README's set-up instructions;
+- a copy of each solution notebook whose first cell is an "Open in Colab" badge
+  pointing at the *student* notebook in ``notebooks/`` and a link that downloads
+  it (the student notebooks are copied to ``<site>/notebooks/``);
+- ``alt_texts.json``: the alt text of every figure, keyed by the SHA-256 of its
+  PNG (MyST-NB's file name for it), taken from the output's ``alt`` metadata
+  (which :mod:`workshop.plots` writes) or, for a figure without one, described
+  from the code cell that drew it;
+
+then runs Sphinx into ``build/site``. MathJax 3 comes from the
+``sphinx-mathjax-offline`` package, so the pages typeset math with no network.
+"""
+
+import argparse
+import base64
+import functools
+import hashlib
+import http.server
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+from workshop import course
+
+__all__ = ["SiteError", "build", "cli_main", "figure_alt_texts", "serve", "stage"]
+
+DEFAULT_PORT = 8000
+# Suggested plan: (session, notebook numbers). Notebooks not listed go in a last session.
+TIMETABLE = (
+    ("Day 1, morning", ("01", "02")),
+    ("Day 1, afternoon", ("03", "04")),
+    ("Day 2, morning", ("05",)),
+    ("Day 2, afternoon", ("06", "07")),
+    ("Day 3, morning", ("08", "09")),
+    ("Day 3, afternoon", ("10",)),
+)
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+
+
+class SiteError(RuntimeError):
+    """The site cannot be staged or built (missing folder, Sphinx error)."""
+
+
+def _root():
+    candidate = Path(__file__).resolve().parent.parent
+    return candidate if (candidate / "solutions").is_dir() else Path.cwd()
+
+
+def _source(cell):
+    return cell.source if isinstance(cell.source, str) else "".join(cell.source)
+
+
+def notebook_title(nb, fallback):
+    """The text of the first ``# `` heading of a notebook (its page title)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in _source(cell).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+# --------------------------------------------------------------------------- #
+# alt text
+# --------------------------------------------------------------------------- #
+def _describe_cell(source):
+    """A short description of what a code cell draws, from its comments and calls."""
+    comments = [
+        line.strip().lstrip("#").strip()
+        for line in source.splitlines()
+        if line.strip().startswith("#") and not line.strip().startswith("#!")
+        and "NBVAL" not in line and len(line.strip()) > 3
+    ]
+    titles = re.findall(r"""(?:set_title|suptitle|title)\(\s*(?:r|f)?["']([^"']+)["']""", source)
+    calls = sorted(set(re.findall(r"\b(plot_\w+|imshow|hist|scatter|plot|bar)\(", source)))
+    parts = []
+    if titles:
+        parts.append("titled " + "; ".join(f"'{t}'" for t in titles[:4]))
+    if comments:
+        parts.append(comments[0].rstrip("."))
+    if calls:
+        parts.append("drawn with " + ", ".join(calls[:4]))
+    return ", ".join(parts)
+
+
+def figure_alt_texts(nb, notebook_label):
+    """{SHA-256 of image bytes: alt text} for every figure output of a notebook.
+
+    An output's own alt text (``metadata[mime]["alt"]``, written by
+    :mod:`workshop.plots`) wins; otherwise the alt text says which cell drew the
+    figure and what the cell's titles, first comment and plotting calls say.
+    """
+    texts = {}
+    code_index = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        code_index += 1
+        figures = [
+            (output, mime)
+            for output in cell.get("outputs", [])
+            if output.get("output_type") in ("display_data", "execute_result")
+            for mime in _IMAGE_TYPES
+            if mime in output.get("data", {})
+        ]
+        for number, (output, mime) in enumerate(figures, start=1):
+            data = output["data"][mime]
+            raw = data.encode("utf-8") if mime == "image/svg+xml" else base64.b64decode(
+                data if isinstance(data, str) else "".join(data)
+            )
+            alt = str(output.get("metadata", {}).get(mime, {}).get("alt", "")).strip()
+            if not alt:
+                what = _describe_cell(_source(cell))
+                which = f"figure {number} of {len(figures)}" if len(figures) > 1 else "figure"
+                alt = f"{notebook_label}: {which} from code cell {code_index}" + (f", {what}" if what else "")
+            texts[hashlib.sha256(raw).hexdigest()] = _plain(alt)
+    return texts
+
+
+def _plain(text):
+    """Alt text without TeX markup: ``$\\log\\sigma^2$`` reads ``log sigma^2``."""
+    text = text.replace("$", "")
+    text = re.sub(r"\\+([A-Za-z]+)", r"\1 ", text)
+    text = text.replace("\\", "").replace("{", "").replace("}", "")
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------- #
+# staging
+# --------------------------------------------------------------------------- #
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
+
+
+def join_display_math(source):
+    """Put each ``$$...$$`` on one line, as Jupyter reads it (math before Markdown).
+
+    Jupyter takes math out before parsing Markdown; MyST parses Markdown first, so a
+    display equation continued on a line that starts with ``- `` (inside a list) would
+    become a nested list item. Joining the equation's lines keeps it one piece.
+    """
+    return _DISPLAY_MATH.sub(lambda m: "$$" + " ".join(line.strip() for line in m.group(1).split("\n")) + "$$", source)
+
+
+def launch_cell(notebook_name):
+    """The Markdown cell put at the top of each page: Colab badge and student-notebook download."""
+    url = course.colab_url(notebook_name)
+    html = (
+        f'<p class="workshop-launch"><a class="workshop-colab" href="{url}">'
+        f'<img src="_static/colab-badge.svg" alt="Open the student notebook in Colab"></a> '
+        f'<a class="workshop-student" href="notebooks/{notebook_name}" download>'
+        f"Download the student notebook ({notebook_name})</a></p>"
+    )
+    return nbformat.v4.new_markdown_cell(html)
+
+
+def _readme_section(readme, heading):
+    match = re.search(rf"^## {re.escape(heading)}\s*$(.*?)(?=^## |\Z)", readme, re.DOTALL | re.MULTILINE)
+    return match.group(1).strip() if match else ""
+
+
+def _readme_descriptions(readme):
+    """{notebook stem: 'what you do' text} from the README's course map table."""
+    found = {}
+    for line in _readme_section(readme, "Course map").splitlines():
+        match = re.match(r"\|\s*\d+\s*\|\s*\[[^\]]*\]\((?:solutions|notebooks)/([^)]+)\.ipynb\)\s*\|(.*)\|\s*$", line)
+        if match:
+            found[match.group(1)] = match.group(2).strip()
+    return found
+
+
+def _home_page(template, readme, pages):
+    descriptions = _readme_descriptions(readme)
+    rows = ["| # | notebook | what you do |", "|---|---|---|"]
+    for stem, title in pages:
+        number = stem.split("_", 1)[0]
+        short = re.sub(r"^\s*\d+\s*[·.:-]\s*", "", title)
+        rows.append(f"| {number} | [{short}]({stem}.ipynb) | {descriptions.get(stem, '')} |")
+    by_number = {stem.split("_", 1)[0]: (stem, title) for stem, title in pages}
+    table = ["| session | notebooks |", "|---|---|"]
+    placed = set()
+    for session, numbers in TIMETABLE:
+        present = [n for n in numbers if n in by_number]
+        if present:
+            table.append(f"| {session} | " + ", ".join(f"[{n}]({by_number[n][0]}.ipynb)" for n in present) + " |")
+            placed.update(present)
+    rest = [n for n in sorted(by_number) if n not in placed]
+    if rest:
+        table.append("| further sessions | " + ", ".join(f"[{n}]({by_number[n][0]}.ipynb)" for n in rest) + " |")
+    setup = _readme_section(readme, "Quick start")
+    setup += (
+        "\n\nIn Colab, nothing needs installing by hand: the first code cell of every student "
+        "notebook installs this package when (and only when) it runs under Colab.\n\n"
+        "Offline, point `MNIST_PATH` at a copy of `mnist.npz`; without one, everything runs on the "
+        "MNIST sample shipped with the package."
+    )
+    return (
+        template.replace("{{course_map}}", "\n".join(rows))
+        .replace("{{timetable}}", "\n".join(table))
+        .replace("{{setup}}", setup)
+        .replace("{{toctree}}", "\n".join(stem for stem, _ in pages))
+    )
+
+
+def stage(staging, root=None):
+    """Lay out the Sphinx source folder ``staging`` from the repository at ``root``.
+
+    Returns the list of (notebook stem, title) pages, in course order.
+    """
+    root = Path(root) if root is not None else _root()
+    solutions, notebooks, site = root / "solutions", root / "notebooks", root / "site"
+    paths = sorted(solutions.glob("*.ipynb")) if solutions.is_dir() else []
+    if not paths:
+        raise SiteError(f"Expected executed notebooks in {solutions}. Received: no *.ipynb there.")
+    if not (site / "conf.py").is_file():
+        raise SiteError(f"Expected the site configuration {site / 'conf.py'}. Received: no such file.")
+    staging = Path(staging)
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(site, staging, ignore=shutil.ignore_patterns("__pycache__", "home.md"))
+    (staging / "extra" / "notebooks").mkdir(parents=True)
+    pages, alt_texts = [], {}
+    for path in paths:
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+        except Exception as error:  # nbformat raises several unrelated types
+            raise SiteError(f"{path}: not a readable notebook ({error}).") from None
+        title = notebook_title(nb, path.stem)
+        student = notebooks / path.name
+        if not student.is_file():
+            raise SiteError(f"{student}: missing; run `python -m workshop notebooks build` first.")
+        shutil.copy2(student, staging / "extra" / "notebooks" / path.name)
+        alt_texts.update(figure_alt_texts(nb, title))
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = join_display_math(_source(cell))
+        # The page title must stay the first heading: the launch cell goes right after it.
+        position = 1 if nb.cells and nb.cells[0].cell_type == "markdown" and _source(nb.cells[0]).lstrip().startswith("# ") else 0
+        if position:
+            first = _source(nb.cells[0])
+            heading, _, rest = first.lstrip().partition("\n")
+            nb.cells[0].source = heading
+            extra = [launch_cell(path.name)]
+            if rest.strip():
+                extra.append(nbformat.v4.new_markdown_cell(rest))
+            nb.cells[1:1] = extra
+        else:
+            nb.cells.insert(0, launch_cell(path.name))
+        nbformat.write(nb, str(staging / path.name))
+        pages.append((path.stem, title))
+    (staging / "alt_texts.json").write_text(json.dumps(alt_texts, indent=1, sort_keys=True), encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8") if (root / "README.md").is_file() else ""
+    template = (site / "home.md").read_text(encoding="utf-8")
+    (staging / "index.md").write_text(_home_page(template, readme, pages), encoding="utf-8")
+    return pages
+
+
+def build(out_dir=None, root=None, stream=None):
+    """Build the site into ``out_dir`` (default ``<repo>/build/site``); return its path."""
+    stream = stream or sys.stdout
+    root = Path(root) if root is not None else _root()
+    out = Path(out_dir) if out_dir is not None else root / "build" / "site"
+    staging = out.parent / (out.name + "-src")
+    pages = stage(staging, root)
+    from sphinx.cmd.build import build_main
+
+    doctrees = out.parent / (out.name + "-doctrees")
+    status = build_main(["-b", "html", "-q", "-d", str(doctrees), str(staging), str(out)])
+    if status != 0:
+        raise SiteError(f"Sphinx failed (exit status {status}); see the messages above.")
+    print(f"built {len(pages)} notebook page(s) and the home page into {out}", file=stream)
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# serve
+# --------------------------------------------------------------------------- #
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+def make_server(directory, port=DEFAULT_PORT, host="127.0.0.1", quiet=False):
+    """An HTTP server for ``directory`` (port 0 picks a free one); call ``serve_forever``."""
+    directory = Path(directory)
+    if not (directory / "index.html").is_file():
+        raise SiteError(f"Expected a built site with index.html in {directory}; run `python -m workshop site build`.")
+    handler = functools.partial(_QuietHandler if quiet else http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    return http.server.ThreadingHTTPServer((host, port), handler)
+
+
+def serve(directory=None, port=DEFAULT_PORT, host="127.0.0.1", stream=None):
+    """Serve the built site until interrupted."""
+    stream = stream or sys.stdout
+    directory = Path(directory) if directory is not None else _root() / "build" / "site"
+    server = make_server(directory, port, host)
+    print(f"serving {directory} at http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", file=stream, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+# --------------------------------------------------------------------------- #
+# command line
+# --------------------------------------------------------------------------- #
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _UsageError(message)
+
+
+def _port(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535. Received: {text!r}")
+    return value
+
+
+def _parser():
+    parser = _Parser(prog="python -m workshop site", description="Build and serve the course website.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    b = commands.add_parser("build", help="build the static site from the executed solutions/ into build/site")
+    b.add_argument("--out", metavar="DIR", help="output folder (default: <repo>/build/site)")
+    s = commands.add_parser("serve", help="serve the built site on 127.0.0.1")
+    s.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"(default: {DEFAULT_PORT})")
+    s.add_argument("--dir", metavar="DIR", help="site folder (default: <repo>/build/site)")
+    return parser
+
+
+def cli_main(argv=None):
+    """Entry point of ``python -m workshop site``; returns the exit status (2 on error)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except _UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except SystemExit as exit_:  # --help
+        return exit_.code if isinstance(exit_.code, int) else 0
+    try:
+        if args.command == "build":
+            build(args.out)
+        else:
+            serve(args.dir, args.port)
+        return 0
+    except (SiteError, OSError) as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
