@@ -131,6 +131,12 @@ def build_parser():
     )
     fitting.add_argument("--batch-size", type=_integer(1), default=128, metavar="N", help="(default: 128)")
     fitting.add_argument("--learning-rate", type=_number(0, strict=True), default=1e-3, metavar="LR", help="Adam's (default: 1e-3)")
+    fitting.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        default="constant",
+        help="constant: the learning rate throughout; cosine: decayed from it to 0 along a half cosine over all the steps (default: constant)",
+    )
     fitting.add_argument("--seed", type=_integer(0), default=0, help="seeds weights, shuffling and sampling (default: 0)")
     fitting.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True, help="compile with XLA (default: on)")
     data = train.add_argument_group("data")
@@ -348,7 +354,11 @@ def train(args):
         seed=args.seed,
     )
     model = ConditionalVAE(num_classes=10, **options) if args.conditional else VAE(**options)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate), jit_compile=args.jit)
+    learning_rate = args.learning_rate
+    if args.lr_schedule == "cosine":
+        steps = args.epochs * -(-len(x_train) // args.batch_size)  # optimizer steps in the whole run
+        learning_rate = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=args.jit)
     parameters = int(model.count_params())
     layers = "-".join(str(u) for u in (784, *args.hidden_units, args.latent_dim)) if args.architecture == "mlp" else f"conv, z={args.latent_dim}"
     say(f"model: {type(model).__name__} {layers}, {args.likelihood} likelihood, beta={args.beta:g}: {parameters:,} parameters")
