@@ -129,6 +129,13 @@ def _add_train(commands):
         metavar="LR",
         help=f"Adam's (default: {d.learning_rate:g})",
     )
+    fitting.add_argument(
+        "--lr-schedule",
+        choices=_config.LR_SCHEDULES,
+        default=d.lr_schedule,
+        help="constant: the learning rate throughout; cosine: decayed from it to 0 along a half cosine over all the steps"
+        f" (default: {d.lr_schedule})",
+    )
     fitting.add_argument("--seed", type=_integer(0), default=d.seed, help=f"seeds weights, shuffling and sampling (default: {d.seed})")
     fitting.add_argument("--jit", action=argparse.BooleanOptionalAction, default=d.jit, help="compile with XLA (default: on)")
     data = train.add_argument_group("data")

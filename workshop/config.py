@@ -29,6 +29,10 @@ DEFAULT_EPOCHS = 5
 _POSITIVE = ("latent_dim", "epochs", "batch_size", "eval_images", "eval_samples")
 
 
+# constant: the learning rate throughout; cosine: from it down to 0 along a half cosine over all steps.
+LR_SCHEDULES = ("constant", "cosine")
+
+
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -44,7 +48,8 @@ class TrainingConfig:
     Model: ``architecture``, ``latent_dim``, ``hidden_units``, ``likelihood``,
     ``sigma`` (std of the Gaussian likelihood), ``beta`` (weight of the KL term),
     ``conditional`` (a :class:`workshop.ConditionalVAE` that sees the label).
-    Training: ``epochs``, ``batch_size``, ``learning_rate`` (Adam), ``seed``
+    Training: ``epochs``, ``batch_size``, ``learning_rate`` (Adam), ``lr_schedule``
+    (``"constant"``, or ``"cosine"``: decayed to 0 over all the steps), ``seed``
     (weights, shuffling and sampling), ``jit`` (XLA). Data: ``data`` (an MNIST
     ``.npz``; None: ``$MNIST_PATH``, Keras, the shipped sample), ``binarize``
     (one of ``"none"``, ``"threshold"``, ``"random"``), ``binarize_seed`` (of the
@@ -66,6 +71,7 @@ class TrainingConfig:
     epochs: int = DEFAULT_EPOCHS
     batch_size: int = 128
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     seed: int = 0
     jit: bool = True
     data: str | None = None
@@ -84,6 +90,8 @@ class TrainingConfig:
             fail("architecture", f"one of {ARCHITECTURES}")
         if self.likelihood not in LIKELIHOODS:
             fail("likelihood", f"one of {LIKELIHOODS}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            fail("lr_schedule", f"one of {LR_SCHEDULES}")
         if self.binarize not in BINARIZE_CHOICES:
             fail("binarize", f"one of {BINARIZE_CHOICES}")
         for name in _POSITIVE:

@@ -332,7 +332,11 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
         x_train, y_train = x_train[: config.num_train], y_train[: config.num_train]
     model_class = ConditionalVAE if config.conditional else VAE
     model = model_class(**config.model_kwargs())
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), jit_compile=config.jit)
+    learning_rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        steps = config.epochs * -(-len(x_train) // config.batch_size)  # optimizer steps in the whole run
+        learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=config.jit)
     out = create_run_dir(output_dir, config, overwrite)
 
     say(
