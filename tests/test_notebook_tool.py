@@ -83,11 +83,24 @@ def _write(nb, path):
     return path
 
 
+def _tidy(nb):
+    """The solution notebook as an instructor commits it: python3 kernel, no editor metadata.
+
+    (``notebooks check`` rejects other kernels and stray metadata; the build's stripping of
+    them is tested on :func:`_solution_notebook` itself.)
+    """
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                   "language_info": {"name": "python"}}
+    for cell in nb.cells:
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
+    return nb
+
+
 @pytest.fixture
 def repo(tmp_path):
     solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
-    _write(_solution_notebook(), solutions / "01_toy.ipynb")
-    _write(_solution_notebook(), solutions / "02_other.ipynb")
+    _write(_tidy(_solution_notebook()), solutions / "01_toy.ipynb")
+    _write(_tidy(_solution_notebook()), solutions / "02_other.ipynb")
     return solutions, notebooks
 
 
@@ -225,21 +238,34 @@ def test_failed_build_leaves_every_existing_file_untouched(repo):
 # check
 # --------------------------------------------------------------------------- #
 def _problems_after(repo, mutate):
+    """What ``check`` reports after ``mutate``, less the stale text twins that any solution edit causes."""
     solutions, notebooks = repo
     tool.build(solutions, notebooks)
     mutate(solutions, notebooks)
-    return tool.check(solutions, notebooks)
+    return [p for p in tool.check(solutions, notebooks) if "the text twin of" not in p and "out of sync with" not in p]
+
+
+def test_check_reports_a_foreign_kernel_stray_metadata_and_a_stale_twin(repo):
+    solutions, notebooks = repo
+    tool.build(solutions, notebooks)
+    assert tool.check(solutions, notebooks) == []
+    _write(_solution_notebook(), solutions / "02_other.ipynb")  # kernel "my-env", widgets, collapsed, scrolled
+    problems = tool.check(solutions, notebooks)
+    assert any("kernelspec must be 'python3'" in p for p in problems)
+    assert any("stray notebook metadata ['widgets']" in p for p in problems)
+    assert any("stray cell metadata ['collapsed']" in p for p in problems)
+    assert any("02_other.py: out of sync with 02_other.ipynb" in p for p in problems)
 
 
 def test_check_reports_a_stale_student_notebook(repo):
     def edit_solution(solutions, notebooks):
-        nb = _solution_notebook()
+        nb = _tidy(_solution_notebook())
         nb.cells[0].source = "# 01. A new title"
         _write(nb, solutions / "01_toy.ipynb")
 
     problems = _problems_after(repo, edit_solution)
     assert len(problems) == 1 and "01_toy.ipynb: differs" in problems[0]
-    assert "cell 1 differs" in problems[0]
+    assert "cell 3 differs" in problems[0]  # after the Colab badge and set-up cells
 
 
 def test_check_reports_missing_and_extra_notebooks(repo):
@@ -266,11 +292,11 @@ def test_check_reports_leaked_solution_text_and_markers(repo):
 def test_check_reports_outputs_in_a_student_notebook(repo):
     def add_output(solutions, notebooks):
         nb = nbformat.read(str(notebooks / "01_toy.ipynb"), as_version=4)
-        nb.cells[2].execution_count = 3
+        nb.cells[4].execution_count = 3  # the solution's cell 3, after the Colab badge and set-up cells
         nbformat.write(nb, str(notebooks / "01_toy.ipynb"))
 
     problems = _problems_after(repo, add_output)
-    assert any("cell 3: has outputs or an execution count" in p for p in problems)
+    assert any("cell 5: has outputs or an execution count" in p for p in problems)
 
 
 @pytest.mark.parametrize("counts", [[1, 2, 4], [2, 1, 3], [1, None, 2], [1, 2, 2]])
