@@ -135,3 +135,19 @@ def test_free_bits_loss_is_the_floor_when_every_kl_is_below_it():
     h = model.fit(x, epochs=1, batch_size=32, verbose=0).history
     np.testing.assert_allclose(h["loss"][0] - h["reconstruction_loss"][0], 3 * 1000.0, rtol=1e-6)
     assert 0 < h["kl_loss"][0] < 1000                                # the metric is the true KL
+
+
+def test_reference_preset_sets_defaults_that_explicit_flags_override():
+    from workshop.cli import build_parser, main
+    from workshop.presets import PRESETS, preset_from_argv
+
+    argv = ["train", "--preset", "reference"]
+    args = build_parser(preset_from_argv(argv)).parse_args(argv)
+    for key, value in PRESETS["reference"]["arguments"].items():
+        assert getattr(args, key) == value, key
+    argv = ["train", "--preset=reference", "--epochs", "3"]
+    args = build_parser(preset_from_argv(argv)).parse_args(argv)
+    assert (args.epochs, args.latent_dim, args.dynamic_binarization) == (3, 32, True)
+    plain = build_parser().parse_args(["train"])
+    assert (plain.latent_dim, plain.kl_warmup_epochs, plain.free_bits) == (20, 0, 0.0)
+    assert main(["train", "--preset", "nonsense"]) == 2

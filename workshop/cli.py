@@ -101,8 +101,10 @@ def _hidden_units(text):
     return units
 
 
-def build_parser():
-    """Return the ``argparse`` parser of ``python -m workshop``."""
+def build_parser(preset=None):
+    """Return the ``argparse`` parser of ``python -m workshop`` (``preset``: a name from
+    :data:`workshop.presets.PRESETS` whose settings become the defaults of ``train``)."""
+    from workshop.presets import PRESETS
     parser = _Parser(
         prog="python -m workshop",
         description="VAE Workshop tools for instructors: train and evaluate VAEs on MNIST, build the notebooks.",
@@ -133,6 +135,12 @@ def build_parser():
     fitting.add_argument("--learning-rate", type=_number(0, strict=True), default=1e-3, metavar="LR", help="Adam's (default: 1e-3)")
     fitting.add_argument("--seed", type=_integer(0), default=0, help="seeds weights, shuffling and sampling (default: 0)")
     fitting.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True, help="compile with XLA (default: on)")
+    fitting.add_argument("--kl-warmup-epochs", type=_integer(0), default=0, metavar="N", help="KL weight from 0 to beta over N epochs (default: 0, off)")
+    fitting.add_argument("--free-bits", type=_number(0, strict=False), default=0.0, metavar="NATS", help="floor on each latent dimension's KL (default: 0, off)")
+    fitting.add_argument(
+        "--preset", choices=sorted(PRESETS), help="a named recipe whose settings become the defaults: "
+        + "; ".join(f"{name}: {p['description']}" for name, p in PRESETS.items()),
+    )
     data = train.add_argument_group("data")
     data.add_argument("--data", metavar="PATH", help="MNIST .npz in Keras's layout (default: $MNIST_PATH, Keras, the shipped sample)")
     data.add_argument(
@@ -154,6 +162,8 @@ def build_parser():
     output.add_argument("--eval-samples", type=_integer(1), default=50, metavar="K", help="importance samples of the test log-likelihood (default: 50)")
     output.add_argument("--eval-images", type=_integer(1), default=1000, metavar="N", help="test images evaluated at the end (default: 1000)")
     output.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    if preset in PRESETS:
+        train.set_defaults(**PRESETS[preset]["arguments"])
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -347,6 +357,8 @@ def train(args):
         dynamic_binarization=args.dynamic_binarization,
         seed=args.seed,
     )
+    if getattr(args, "kl_warmup_epochs", 0) or getattr(args, "free_bits", 0.0):
+        options.update(kl_warmup_epochs=args.kl_warmup_epochs, free_bits=args.free_bits)
     model = ConditionalVAE(num_classes=10, **options) if args.conditional else VAE(**options)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate), jit_compile=args.jit)
     parameters = int(model.count_params())
@@ -502,7 +514,9 @@ def main(argv=None):
         from workshop.notebooks import cli_main
 
         return cli_main(argv[1:])
-    parser = build_parser()
+    from workshop.presets import preset_from_argv
+
+    parser = build_parser(preset_from_argv(argv))
     try:
         args = parser.parse_args(argv)
     except UsageError as error:
