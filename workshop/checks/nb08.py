@@ -39,7 +39,13 @@ def _compiled(fn):
         import tensorflow as tf
 
         tensors = [tf.constant(np.asarray(a, dtype="float32")) if isinstance(a, np.ndarray) else a for a in args]
-        out = tf.function(lambda *t: fn(*t), autograph=False)(*tensors)
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel("ERROR")  # one new trace per case is intended: no retracing warning
+        try:
+            out = tf.function(lambda *t: fn(*t), autograph=False)(*tensors)
+        finally:
+            logger.setLevel(level)
         return None if out is None else np.asarray(_to_numpy(out), dtype="float64")
 
     return run
