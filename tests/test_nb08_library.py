@@ -151,3 +151,11 @@ def test_reference_preset_sets_defaults_that_explicit_flags_override():
     plain = build_parser().parse_args(["train"])
     assert (plain.latent_dim, plain.kl_warmup_epochs, plain.free_bits) == (20, 0, 0.0)
     assert main(["train", "--preset", "nonsense"]) == 2
+
+
+def test_exported_command_line_names_the_preset_and_only_what_differs_from_it():
+    from workshop.pretrained import _command_line
+
+    arguments = {"preset": "reference", "latent_dim": 32, "epochs": 3, "eval_samples": 50, "dynamic_binarization": True}
+    assert _command_line(arguments) == "python -m workshop train --preset reference --epochs 3 --eval-samples 50"
+    assert _command_line({"preset": None, "latent_dim": 2, "epochs": 20}) == "python -m workshop train --latent-dim 2 --epochs 20"

@@ -125,10 +125,11 @@ def _command_line(arguments):
     """``python -m workshop train ...`` with the options that differ from their defaults."""
     from workshop.cli import build_parser
 
-    defaults = vars(build_parser().parse_args(["train"]))
-    parts = ["python -m workshop train"]
+    preset = arguments.get("preset")
+    defaults = vars(build_parser(preset).parse_args(["train"] + (["--preset", preset] if preset else [])))
+    parts = ["python -m workshop train"] + ([f"--preset {preset}"] if preset else [])
     for key, value in arguments.items():
-        if key in ("output", "overwrite", "quiet", "data") or defaults.get(key) == value:
+        if key in ("output", "overwrite", "quiet", "data", "preset") or defaults.get(key) == value:
             continue
         if isinstance(defaults.get(key), tuple) and list(defaults[key]) == value:
             continue
