@@ -92,8 +92,10 @@ def _hidden_units(text):
     return units
 
 
-def _add_train(commands):
-    d = _config.DEFAULTS
+def _add_train(commands, preset=None):
+    from workshop.presets import PRESETS, preset_config
+
+    d = preset_config(preset) if preset in PRESETS else _config.DEFAULTS
     train = commands.add_parser(
         "train",
         help="train a VAE on MNIST and save model, curves, figures and test numbers",
@@ -118,6 +120,27 @@ def _add_train(commands):
         "--sigma", type=_number(0, strict=True), default=d.sigma, help=f"std of the gaussian likelihood (default: {d.sigma})"
     )
     model.add_argument("--beta", type=_number(0, strict=False), default=d.beta, help=f"weight of the KL term (default: {d.beta})")
+    model.add_argument(
+        "--kl-warmup-epochs",
+        type=_integer(0),
+        default=d.kl_warmup_epochs,
+        metavar="N",
+        help=f"KL weight from 0 to beta over the first N epochs (default: {d.kl_warmup_epochs}, off)",
+    )
+    model.add_argument(
+        "--free-bits",
+        type=_number(0, strict=False),
+        default=d.free_bits,
+        metavar="NATS",
+        help=f"floor on each latent dimension's KL, in nats (default: {d.free_bits:g}, off)",
+    )
+    model.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=d.preset,
+        help="a named recipe whose settings become the defaults (flags given still win): "
+        + "; ".join(f"{name}: {p['description']}" for name, p in PRESETS.items()),
+    )
     model.add_argument("--conditional", action="store_true", help="train a ConditionalVAE that also sees the digit label")
     fitting = train.add_argument_group("training")
     fitting.add_argument("--epochs", type=_integer(1), default=d.epochs, metavar="N", help=f"training epochs (default: {d.epochs})")
@@ -209,6 +232,18 @@ def _add_export(commands):
     export.add_argument("--output", metavar="DIR", help="where to write (default: the package's pretrained/ folder)")
     export.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, then Keras)")
     export.add_argument("--description", help="one sentence stored in NAME.json")
+    likelihood = commands.add_parser(
+        "likelihood",
+        help="record a pretrained model's test -ELBO and IWAE bound in pretrained/likelihoods.json",
+        description="Measure a shipped model's test -ELBO and K-sample importance-weighted bound (slow: K=5000 on "
+        "10,000 images is 5e7 decoder passes) and record them, keyed by the sha256 of its weights.",
+    )
+    likelihood.add_argument("name", metavar="NAME")
+    likelihood.add_argument(
+        "--num-samples", type=_integer(1), default=5000, metavar="K", help="importance samples per image (default: 5000)"
+    )
+    likelihood.add_argument("--num-images", type=_integer(1), metavar="N", help="the first N test images (default: all 10,000)")
+    likelihood.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, then Keras)")
 
 
 def _add_notebooks(commands):
@@ -230,14 +265,14 @@ def _add_notebooks(commands):
     grading.add_arguments(jobs.add_parser("grade", help="grade submitted student notebooks (CSV, JSON, summary)"))
 
 
-def build_parser():
+def build_parser(preset=None):
     """Return the ``argparse`` parser of ``python -m workshop``."""
     parser = _Parser(
         prog="python -m workshop",
         description="VAE Workshop tools for instructors: train, evaluate and export VAEs on MNIST, build the notebooks.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    _add_train(commands)
+    _add_train(commands, preset)
     _add_evaluate(commands)
     _add_export(commands)
     _add_notebooks(commands)
@@ -346,7 +381,18 @@ def _notebooks(args):
     return 0
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "notebooks": _notebooks}
+def _likelihood(args):
+    from workshop.export import record_likelihood
+
+    entry = record_likelihood(args.name, args.num_samples, args.num_images, data=args.data)
+    print(
+        f"{args.name}: test -ELBO {entry['neg_elbo']:.2f}, -IWAE(K={entry['num_samples']}) {entry['neg_iwae']:.2f} "
+        f"+- {entry['neg_iwae_standard_error']:.2f} nats/image on {entry['num_images']} images ({entry['seconds']:.0f} s)"
+    )
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "likelihood": _likelihood, "notebooks": _notebooks}
 
 
 # --------------------------------------------------------------------- main
@@ -373,9 +419,11 @@ def main(argv=None):
 
         return site_main(argv[1:])
     try:
-        args = build_parser().parse_args(argv)
+        from workshop.presets import preset_from_argv
+
+        args = build_parser(preset_from_argv(argv)).parse_args(argv)
         if args.command is None:
-            raise UsageError("expected a command: train, evaluate, export or notebooks")
+            raise UsageError("expected a command: train, evaluate, export, likelihood, notebooks or site")
         if args.command == "train":
             config_from_args(args)  # a value the parser let through but the config refuses
     except (UsageError, ValueError) as error:

@@ -46,7 +46,9 @@ class TrainingConfig:
     """The settings of one training run, with the course's defaults.
 
     Model: ``architecture``, ``latent_dim``, ``hidden_units``, ``likelihood``,
-    ``sigma`` (std of the Gaussian likelihood), ``beta`` (weight of the KL term),
+    ``sigma`` (std of the Gaussian likelihood), ``beta`` (weight of the KL term), ``kl_warmup_epochs`` (KL weight
+    from 0 to ``beta`` over that many epochs), ``free_bits`` (a floor in nats on each latent
+    dimension's KL),
     ``conditional`` (a :class:`workshop.ConditionalVAE` that sees the label).
     Training: ``epochs``, ``batch_size``, ``learning_rate`` (Adam), ``lr_schedule``
     (``"constant"``, or ``"cosine"``: decayed to 0 over all the steps), ``seed``
@@ -67,6 +69,8 @@ class TrainingConfig:
     likelihood: str = "bernoulli"
     sigma: float = 0.1
     beta: float = 1.0
+    kl_warmup_epochs: int = 0
+    free_bits: float = 0.0
     conditional: bool = False
     epochs: int = DEFAULT_EPOCHS
     batch_size: int = 128
@@ -81,6 +85,7 @@ class TrainingConfig:
     num_train: int | None = None
     eval_images: int = 1000
     eval_samples: int = 50
+    preset: str | None = None
 
     def __post_init__(self):
         def fail(name, expected):
@@ -97,7 +102,7 @@ class TrainingConfig:
         for name in _POSITIVE:
             if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
                 fail(name, "an integer >= 1")
-        for name in ("seed", "binarize_seed"):
+        for name in ("seed", "binarize_seed", "kl_warmup_epochs"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
                 fail(name, "an integer >= 0")
         if self.num_train is not None and (not _is_int(self.num_train) or self.num_train < 1):
@@ -109,13 +114,18 @@ class TrainingConfig:
         if not units or not all(_is_int(u) and u >= 1 for u in units):
             fail("hidden_units", "a non-empty sequence of integers >= 1")
         object.__setattr__(self, "hidden_units", units)
-        for name, strict in (("sigma", True), ("learning_rate", True), ("beta", False)):
+        for name, strict in (("sigma", True), ("learning_rate", True), ("beta", False), ("free_bits", False)):
             value = getattr(self, name)
             if not _is_number(value) or value < 0 or (strict and value == 0):
                 fail(name, "a finite number " + ("> 0" if strict else ">= 0"))
         for name in ("conditional", "jit", "dynamic_binarization"):
             if not isinstance(getattr(self, name), bool):
                 fail(name, "True or False")
+        if self.preset is not None:
+            from workshop.presets import PRESETS
+
+            if self.preset not in PRESETS:
+                fail("preset", f"None or one of {tuple(sorted(PRESETS))}")
         if self.data is not None and not isinstance(self.data, str):
             object.__setattr__(self, "data", str(self.data))
 
@@ -130,6 +140,8 @@ class TrainingConfig:
             "beta": self.beta,
             "sigma": self.sigma,
             "dynamic_binarization": self.dynamic_binarization,
+            "kl_warmup_epochs": self.kl_warmup_epochs,
+            "free_bits": self.free_bits,
             "seed": self.seed,
         }
 
@@ -153,9 +165,15 @@ class TrainingConfig:
     def command_line(self):
         """``python -m workshop train ...`` with the options that differ from the defaults."""
         parts = ["python -m workshop train"]
+        base = DEFAULTS
+        if self.preset is not None:
+            from workshop.presets import preset_config
+
+            parts.append(f"--preset {self.preset}")
+            base = preset_config(self.preset)
         for f in fields():
             value = getattr(self, f.name)
-            if f.name == "data" or value == f.default:
+            if f.name in ("data", "preset") or value == getattr(base, f.name):
                 continue
             flag = "--" + f.name.replace("_", "-")
             if isinstance(value, bool):

@@ -156,3 +156,57 @@ def _layers(config):
     if config.get("architecture", "mlp") == "mlp":
         return "-".join(str(u) for u in (784, *config["hidden_units"], config["latent_dim"]))
     return f"conv, latent_dim={config['latent_dim']}"
+
+
+# ------------------------------------------------------------ log-likelihoods
+def record_likelihood(name, num_samples=5000, num_images=None, seed=0, directory=None, data=None):
+    """Measure a pretrained model's test -ELBO and IWAE bound and record them in ``likelihoods.json``.
+
+    The test set is the fixed-binarized one (``binarize='random'``, seed 0) of the
+    full MNIST (``data``, else ``$MNIST_PATH``, else Keras); ``num_images`` (default:
+    all 10,000) are taken from its start. The entry is keyed by the model's name
+    and stores the SHA-256 of its weights, so a re-exported model is not matched
+    with the numbers of its predecessor (see :func:`workshop.pretrained.recorded_likelihood`).
+    Slow: K = 5,000 on 10,000 images is 5e7 decoder evaluations.
+
+    Returns:
+        The entry written (a dict).
+    """
+    import time
+
+    from workshop.evaluation import importance_log_weights, log_mean_exp
+    from workshop.pretrained import LIKELIHOODS_FILE, describe, load_pretrained
+
+    meta = describe(name, directory)
+    model = load_pretrained(name, directory)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x, info = test_images(data)
+    if info["source"] == "sample":
+        raise ValueError("Expected the full MNIST to record likelihoods: set MNIST_PATH or pass data=...")
+    x = x[:num_images] if num_images else x
+    started = time.perf_counter()
+    elbo = model.elbo(x, num_samples=1, seed=ELBO_SEED)
+    bounds = np.concatenate(
+        [
+            log_mean_exp(importance_log_weights(model, x[i : i + 100], num_samples, seed=seed + i), axis=1)
+            for i in range(0, len(x), 100)
+        ]
+    )
+    entry = {
+        "weights_sha256": meta["weights"]["sha256"],
+        "num_images": int(len(x)),
+        "num_samples": int(num_samples),
+        "neg_elbo": round(float(-np.mean(elbo)), 3),
+        "neg_iwae": round(float(-np.mean(bounds)), 3),
+        "neg_iwae_standard_error": round(float(np.std(bounds, ddof=1) / np.sqrt(len(x))), 3),
+        "seconds": round(time.perf_counter() - started, 1),
+        "what": "nats per image on the first num_images fixed-binarized test images (binarize='random', seed 0): "
+        "neg_elbo with one z per image (seed 0); neg_iwae = -mean of the K-sample importance-weighted bound "
+        "(K = num_samples); the standard error is over the images",
+    }
+    path = (Path(directory) if directory is not None else PRETRAINED_DIR) / LIKELIHOODS_FILE
+    records = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    records[name] = entry
+    write_json_atomic(path, records)
+    return entry

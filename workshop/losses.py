@@ -67,3 +67,31 @@ def gaussian_log_density(z, mean, log_var):
     """log N(z; mean, diag exp(log_var)) summed over the last axis, on tensors."""
     log_var = clip_log_var(log_var)
     return -0.5 * ops.sum(math.log(2.0 * math.pi) + log_var + ops.square(z - mean) * ops.exp(-log_var), axis=-1)
+
+
+def kl_per_dimension(z_mean, z_log_var):
+    """KL(q(z_j | x) || N(0, 1)) for each image and latent dimension: shape (N, latent_dim), nats."""
+    z_log_var = clip_log_var(z_log_var)
+    return 0.5 * (ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var)
+
+
+def free_bits_kl(z_mean, z_log_var, free_bits):
+    """The free-bits KL penalty of a batch (Kingma et al., 2016): sum_j max(lambda, mean_batch KL_j).
+
+    Each latent dimension's KL, averaged over the batch, is floored at
+    ``free_bits`` (lambda, nats): below the floor a dimension pays a constant,
+    so the loss no longer pushes its KL to zero. With ``free_bits = 0`` this is
+    the batch-mean KL. Returns a scalar tensor.
+    """
+    return ops.sum(ops.maximum(ops.mean(kl_per_dimension(z_mean, z_log_var), axis=0), free_bits))
+
+
+def kl_warmup_weight(epoch, warmup_epochs):
+    """The KL weight at the START of epoch ``epoch`` (0-based) of a linear warm-up over ``warmup_epochs``.
+
+    ``min(1, epoch / warmup_epochs)``: 0 for the first epoch, 1 from epoch
+    ``warmup_epochs`` on; ``warmup_epochs = 0`` means no warm-up (always 1).
+    """
+    if warmup_epochs <= 0:
+        return 1.0
+    return min(1.0, epoch / warmup_epochs)

@@ -166,6 +166,17 @@ class VAE(keras.Model):
         dynamic_binarization: when True, each training step replaces the
             grey-level batch by fresh Bernoulli samples with those probabilities.
         seed: an integer making the sampling noise repeatable, or None.
+        kl_warmup_epochs: KL warm-up (Bowman et al., 2016): the KL weight of the
+            training loss rises linearly from 0 to ``beta`` over this many epochs
+            (step by step: ``min(1, step / (kl_warmup_epochs * steps_per_epoch))``,
+            so epoch ``e`` starts at ``e / kl_warmup_epochs``); 0 switches it off.
+        free_bits: free bits (Kingma et al., 2016): a floor ``lambda`` in nats on
+            each latent dimension's batch-mean KL in the training loss,
+            ``sum_j max(lambda, mean_batch KL_j)``; 0 switches it off.
+            Both options change only what is minimised: the ``kl_loss`` metric,
+            :meth:`elbo` and :meth:`log_likelihood` always use the true KL. The
+            ``loss`` metric of ``fit`` is the loss minimised (warmed / floored);
+            ``val_loss`` is ``reconstruction + beta * KL``.
 
     Images are float32 arrays of shape (N, 28, 28, 1) or (N, 28, 28) with values in [0, 1].
 
@@ -189,6 +200,8 @@ class VAE(keras.Model):
         dynamic_binarization=False,
         seed=None,
         num_classes=None,
+        kl_warmup_epochs=0,
+        free_bits=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -218,6 +231,12 @@ class VAE(keras.Model):
         self.dynamic_binarization = bool(dynamic_binarization)
         self.seed = seed
         self.num_classes = num_classes
+        kl_warmup_epochs = check_positive_int(kl_warmup_epochs, "kl_warmup_epochs", minimum=0)
+        if isinstance(free_bits, bool) or not isinstance(free_bits, (int, float, np.floating, np.integer)) or not 0 <= free_bits < math.inf:
+            raise ValueError(f"Expected `free_bits` to be a finite number >= 0 (nats per latent dimension). Received: free_bits={free_bits!r}")
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.free_bits = float(free_bits)
+        self._warmup_steps = None  # kl_warmup_epochs * steps per epoch, set by fit()
         self.encoder = build_encoder(latent_dim, architecture, hidden_units, num_classes)
         self.decoder = build_decoder(
             latent_dim, architecture, hidden_units, num_classes, label_every_layer=self._label_every_layer
@@ -242,6 +261,8 @@ class VAE(keras.Model):
             "dynamic_binarization": self.dynamic_binarization,
             "seed": self.seed,
         }
+        if self.kl_warmup_epochs or self.free_bits:  # only when used: older .keras files stay identical
+            config.update(kl_warmup_epochs=self.kl_warmup_epochs, free_bits=self.free_bits)
         if self.conditional:
             config["num_classes"] = self.num_classes
             config["label_every_layer"] = self._label_every_layer
@@ -315,6 +336,8 @@ class VAE(keras.Model):
         if self.dynamic_binarization:
             u = keras.random.uniform(ops.shape(x), seed=self.noise_seed_generator)
             x = ops.cast(u < x, "float32")
+        if self.kl_warmup_epochs or self.free_bits:
+            return self._regularised_train_step(x, condition)
         with tf.GradientTape() as tape:
             reconstruction, kl = self.compute_loss_terms(x, condition, training=True)
             reconstruction = ops.mean(reconstruction)
@@ -323,6 +346,32 @@ class VAE(keras.Model):
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
         return self._update_metrics(reconstruction, kl)
+
+    def kl_weight(self):
+        """The KL weight of the training loss now: ``beta`` times the warm-up factor (a tensor)."""
+        if not self.kl_warmup_epochs:
+            return ops.convert_to_tensor(self.beta, "float32")
+        if self._warmup_steps is None:
+            raise ValueError("Expected fit() to set the warm-up length: kl_warmup_epochs needs the steps per epoch. Received: none")
+        step = ops.cast(self.optimizer.iterations, "float32")
+        return self.beta * ops.minimum(1.0, step / float(self._warmup_steps))
+
+    def _regularised_train_step(self, x, condition):
+        """train_step with KL warm-up and/or free bits; the metrics keep the true KL."""
+        with tf.GradientTape() as tape:
+            z_mean, z_log_var = self.encoder(self._inputs(x, condition), training=True)
+            z = self.sampling([z_mean, z_log_var])
+            logits = self.decoder(self._inputs(z, condition), training=True)
+            reconstruction = ops.mean(self.reconstruction_loss(x, logits))
+            kl = ops.mean(losses.kl_standard_normal(z_mean, z_log_var))
+            penalty = losses.free_bits_kl(z_mean, z_log_var, self.free_bits) if self.free_bits else kl
+            loss = reconstruction + self.kl_weight() * penalty
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_loss_tracker.update_state(reconstruction)
+        self.kl_loss_tracker.update_state(kl)
+        return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
         x, condition = self._split_data(data)
@@ -403,9 +452,24 @@ class VAE(keras.Model):
         x, y = self._prepare(x, y)
         if validation_data is not None:
             validation_data = self._prepare_validation(validation_data)
+        if self.kl_warmup_epochs:
+            self._set_warmup_steps(x, kwargs)
         return self._run_checked(
             super().fit, x, y, validation_data=validation_data, epochs=epochs, initial_epoch=initial_epoch, **kwargs
         )
+
+    def _set_warmup_steps(self, x, kwargs):
+        steps = kwargs.get("steps_per_epoch")
+        if steps is None and isinstance(x, np.ndarray):
+            steps = math.ceil(len(x) / (kwargs.get("batch_size") or 32))
+        if steps is None and hasattr(x, "cardinality"):
+            steps = int(x.cardinality())
+        if steps is None or steps < 1:
+            raise ValueError(f"Expected NumPy images or steps_per_epoch=... to size the KL warm-up. Received: {type(x).__name__}")
+        warmup_steps = self.kl_warmup_epochs * int(steps)
+        if warmup_steps != self._warmup_steps:
+            self._warmup_steps = warmup_steps
+            self.train_function = None  # the traced step holds the old length
 
     def evaluate(self, x=None, y=None, **kwargs):
         """Average loss terms over ``x``; with ``return_dict=True`` a dict of the three metrics."""

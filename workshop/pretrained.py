@@ -35,7 +35,7 @@ STORAGE_DTYPE = "float16"
 ELBO_SEED = 0  # the seed of the one-sample ELBO estimate that is recorded
 FORMAT_VERSION = 1
 
-__all__ = ["PRETRAINED_DIR", "available", "describe", "load_pretrained", "test_elbo", "test_images"]
+__all__ = ["PRETRAINED_DIR", "available", "describe", "load_pretrained", "recorded_likelihood", "test_elbo", "test_images"]
 
 
 def available(directory=None):
@@ -167,6 +167,30 @@ _test_images = test_images  # the name the tests and older notebooks use
 def test_elbo(model, x):
     """The recorded number: mean -ELBO of ``x`` in nats per image (one z per image, ``seed=ELBO_SEED``)."""
     return float(-np.mean(model.elbo(x, num_samples=1, seed=ELBO_SEED)))
+
+
+# ------------------------------------------------------------ log-likelihoods
+LIKELIHOODS_FILE = "likelihoods.json"  # IWAE numbers of the shipped models (notebook 08 reads them)
+
+
+def recorded_likelihood(name, directory=None):
+    """The entry of ``likelihoods.json`` for ``name`` if it matches the shipped weights, else None.
+
+    Entries are written by ``python -m workshop likelihood NAME`` (:func:`workshop.export.record_likelihood`)
+    and keyed by the sha256 of the weights, so a re-exported model is never matched with the numbers of
+    its predecessor.
+    """
+    path = (Path(directory) if directory is not None else PRETRAINED_DIR) / LIKELIHOODS_FILE
+    if not path.is_file() or name not in available(directory):
+        return None
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{path}: not valid JSON ({error}).") from None
+    entry = records.get(name) if isinstance(records, dict) else None
+    if not isinstance(entry, dict) or entry.get("weights_sha256") != describe(name, directory)["weights"]["sha256"]:
+        return None
+    return entry
 
 
 def __getattr__(name):
