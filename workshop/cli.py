@@ -178,8 +178,10 @@ def _add_train(commands, preset=None):
     )
     data.add_argument(
         "--dynamic-binarization",
-        action="store_true",
-        help="train on grey levels binarized afresh at every step (the test set follows --binarize)",
+        action=argparse.BooleanOptionalAction,
+        default=d.dynamic_binarization,
+        help="train on grey levels binarized afresh at every step (the test set follows --binarize)"
+        f" (default: {'on' if d.dynamic_binarization else 'off'})",
     )
     data.add_argument("--num-train", type=_integer(1), metavar="N", help="train on the first N images only")
     output = train.add_argument_group("output")
