@@ -46,25 +46,34 @@ def parse_args(argv=None):
     parser.add_argument("--arch", default="400", help="hidden units, comma separated: 400 (default) or 512,256")
     parser.add_argument("--latent-dim", type=int, default=20, help="latent dimensions (default 20)")
     parser.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
-    parser.add_argument("--binarize", choices=("random", "threshold", "none"), default="random",
-                        help="MNIST binarization (default random: fixed stochastic binarization, seed 0)")
+    parser.add_argument(
+        "--binarize",
+        choices=("random", "threshold", "none"),
+        default="random",
+        help="MNIST binarization (default random: fixed stochastic binarization, seed 0)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads (default: every core)")
     parser.add_argument("--inter-op-threads", type=int, default=0, help="TensorFlow inter-op threads (default 0: TensorFlow's choice)")
-    parser.add_argument("--steps-per-execution", default="epoch",
-                        help="Keras steps_per_execution: an integer, or 'epoch' for one call per epoch (default)")
+    parser.add_argument(
+        "--steps-per-execution", default="epoch", help="Keras steps_per_execution: an integer, or 'epoch' for one call per epoch (default)"
+    )
     parser.add_argument("--no-jit", action="store_true", help="compile with jit_compile=False (default: XLA)")
-    parser.add_argument("--input", choices=("numpy", "dataset", "batches"), default="numpy",
-                        help="numpy (default): fit(x_train, shuffle=True); dataset: tf.data cache, shuffle images, "
-                        "batch, prefetch(AUTOTUNE); batches: tf.data batch, cache the batches, shuffle their order "
-                        "each epoch, prefetch(1), autotune off (batch contents fixed across epochs)")
+    parser.add_argument(
+        "--input",
+        choices=("numpy", "dataset", "batches"),
+        default="numpy",
+        help="numpy (default): fit(x_train, shuffle=True); dataset: tf.data cache, shuffle images, "
+        "batch, prefetch(AUTOTUNE); batches: tf.data batch, cache the batches, shuffle their order "
+        "each epoch, prefetch(1), autotune off (batch contents fixed across epochs)",
+    )
     torch_group = parser.add_mutually_exclusive_group()
-    torch_group.add_argument("--torch", dest="torch", action="store_true", default=None,
-                             help="also time the PyTorch loop (default: when PyTorch is installed)")
+    torch_group.add_argument(
+        "--torch", dest="torch", action="store_true", default=None, help="also time the PyTorch loop (default: when PyTorch is installed)"
+    )
     torch_group.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch loop")
     parser.add_argument("--peak-size", type=int, default=2048, help="side of the square matmul for the peak (default 2048)")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, noise and shuffling (default 0)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke check: {QUICK_STEPS} steps per epoch, 3 epochs, 2,000 test images")
+    parser.add_argument("--quick", action="store_true", help=f"smoke check: {QUICK_STEPS} steps per epoch, 3 epochs, 2,000 test images")
     parser.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
     args = parser.parse_args(argv)
     if args.epochs is None:
@@ -277,9 +286,7 @@ def main(argv=None):
     torch_run = None
     if args.torch is not False:
         try:
-            torch_run, torch_negative_elbo, torch = make_torch_loop(
-                args.hidden_units, args.latent_dim, args.batch_size, x_train, args.seed
-            )
+            torch_run, torch_negative_elbo, torch = make_torch_loop(args.hidden_units, args.latent_dim, args.batch_size, x_train, args.seed)
             torch.set_num_threads(threads["intra_op_threads"])
         except ImportError:
             message = "PyTorch is not installed: skipping the PyTorch loop (pip install torch for the comparison)."
@@ -308,7 +315,9 @@ def main(argv=None):
             peaks_large.append(record["peak_large_gflops"])
             peaks_shapes.append(record["peak_shapes_gflops"])
             records.append(record)
-            line = f"epoch {epoch + 1}/{args.epochs}: keras {wall:6.2f} s (loss {record['keras_loss']:.2f}, {record['keras_cores']:.2f} cores)"
+            line = (
+                f"epoch {epoch + 1}/{args.epochs}: keras {wall:6.2f} s (loss {record['keras_loss']:.2f}, {record['keras_cores']:.2f} cores)"
+            )
             if torch_run is not None:
                 line += f" | torch {record['torch_s']:6.2f} s (loss {record['torch_loss']:.2f}, {record['torch_cores']:.2f} cores)"
             line += f" | peak {record['peak_large_gflops']:.0f} GFLOP/s"
@@ -327,15 +336,28 @@ def main(argv=None):
     achieved = flops_per_image * n_train / keras_s / 1e9
     summary = {
         "config": {
-            "hidden_units": list(args.hidden_units), "latent_dim": args.latent_dim, "batch_size": args.batch_size,
-            "epochs": args.epochs, "train_images": n_train, "test_images": len(x_test), "binarize": args.binarize,
-            "jit_compile": not args.no_jit, "steps_per_execution": spe, "input": args.input, **threads,
-            "mnist_source": info["source"], "quick": args.quick,
+            "hidden_units": list(args.hidden_units),
+            "latent_dim": args.latent_dim,
+            "batch_size": args.batch_size,
+            "epochs": args.epochs,
+            "train_images": n_train,
+            "test_images": len(x_test),
+            "binarize": args.binarize,
+            "jit_compile": not args.no_jit,
+            "steps_per_execution": spe,
+            "input": args.input,
+            **threads,
+            "mnist_source": info["source"],
+            "quick": args.quick,
         },
         "machine": {
-            "platform": platform.platform(), "cores": performance.available_cores(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "torch": torch.__version__ if torch_run is not None else None,
-            "load_average_start": load_avg_start[0], "load_average_end": os.getloadavg()[0],
+            "platform": platform.platform(),
+            "cores": performance.available_cores(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "torch": torch.__version__ if torch_run is not None else None,
+            "load_average_start": load_avg_start[0],
+            "load_average_end": os.getloadavg()[0],
         },
         "flops_per_image": flops_per_image,
         "keras_s_per_epoch": keras_s,
@@ -352,40 +374,59 @@ def main(argv=None):
     }
     if torch_run is not None:
         torch_s = median([r["torch_s"] for r in timed])
-        summary.update({
-            "torch_s_per_epoch": torch_s, "torch_images_per_s": n_train / torch_s,
-            "torch_gflops": flops_per_image * n_train / torch_s / 1e9,
-            "torch_cores": median([r["torch_cores"] for r in timed]),
-            "keras_over_torch_time": keras_s / torch_s,
-            "keras_over_torch_time_paired": median([r["keras_s"] / r["torch_s"] for r in timed]),
-            "torch_test_negative_elbo": torch_test,
-        })
+        summary.update(
+            {
+                "torch_s_per_epoch": torch_s,
+                "torch_images_per_s": n_train / torch_s,
+                "torch_gflops": flops_per_image * n_train / torch_s / 1e9,
+                "torch_cores": median([r["torch_cores"] for r in timed]),
+                "keras_over_torch_time": keras_s / torch_s,
+                "keras_over_torch_time_paired": median([r["keras_s"] / r["torch_s"] for r in timed]),
+                "torch_test_negative_elbo": torch_test,
+            }
+        )
 
     arch = "-".join(str(u) for u in (784, *args.hidden_units, args.latent_dim))
     print()
-    print(f"VAE {arch}, batch {args.batch_size}, {n_train} training images ({args.binarize} binarization), "
-          f"{args.epochs} epochs; medians over epochs 2-{args.epochs}" if len(records) > 1 else "")
-    print(f"threads: intra-op {threads['intra_op_threads']}, inter-op {threads['inter_op_threads']}; "
-          f"jit_compile={not args.no_jit}, steps_per_execution={spe}, input={args.input}; "
-          f"load average {load_avg_start[0]:.1f} -> {os.getloadavg()[0]:.1f} on {performance.available_cores()} cores")
+    print(
+        f"VAE {arch}, batch {args.batch_size}, {n_train} training images ({args.binarize} binarization), "
+        f"{args.epochs} epochs; medians over epochs 2-{args.epochs}"
+        if len(records) > 1
+        else ""
+    )
+    print(
+        f"threads: intra-op {threads['intra_op_threads']}, inter-op {threads['inter_op_threads']}; "
+        f"jit_compile={not args.no_jit}, steps_per_execution={spe}, input={args.input}; "
+        f"load average {load_avg_start[0]:.1f} -> {os.getloadavg()[0]:.1f} on {performance.available_cores()} cores"
+    )
     print(f"matmul FLOPs per image (forward + backward): {flops_per_image:,}")
     print(f"float32 matmul peak, {s}x{s}x{s}:          {peak_large:8.1f} GFLOP/s")
     print(f"float32 matmul peak, this step's shapes:   {peak_shapes:8.1f} GFLOP/s")
-    print(f"Keras   : {keras_s:6.2f} s/epoch  {n_train / keras_s:8.0f} images/s  {achieved:6.1f} GFLOP/s  "
-          f"{achieved / peak_large:5.1%} of large-matmul peak  {achieved / peak_shapes:5.1%} of step-shapes peak  "
-          f"{summary['keras_cores']:.2f} cores")
+    print(
+        f"Keras   : {keras_s:6.2f} s/epoch  {n_train / keras_s:8.0f} images/s  {achieved:6.1f} GFLOP/s  "
+        f"{achieved / peak_large:5.1%} of large-matmul peak  {achieved / peak_shapes:5.1%} of step-shapes peak  "
+        f"{summary['keras_cores']:.2f} cores"
+    )
     if torch_run is not None:
-        print(f"PyTorch : {torch_s:6.2f} s/epoch  {n_train / torch_s:8.0f} images/s  {summary['torch_gflops']:6.1f} GFLOP/s  "
-              f"{summary['torch_gflops'] / peak_large:5.1%} of large-matmul peak  "
-              f"{summary['torch_gflops'] / peak_shapes:5.1%} of step-shapes peak  {summary['torch_cores']:.2f} cores")
-        print(f"Keras / PyTorch time per epoch: {summary['keras_over_torch_time']:.3f} "
-              f"(median of per-epoch ratios {summary['keras_over_torch_time_paired']:.3f}; below 1 = Keras faster)")
-    print(f"test -ELBO after {args.epochs} epochs: Keras {keras_test:.2f} nats"
-          + (f", PyTorch {torch_test:.2f} nats" if torch_run is not None else "")
-          + f" ({len(x_test)} test images, one z sample per image)")
+        print(
+            f"PyTorch : {torch_s:6.2f} s/epoch  {n_train / torch_s:8.0f} images/s  {summary['torch_gflops']:6.1f} GFLOP/s  "
+            f"{summary['torch_gflops'] / peak_large:5.1%} of large-matmul peak  "
+            f"{summary['torch_gflops'] / peak_shapes:5.1%} of step-shapes peak  {summary['torch_cores']:.2f} cores"
+        )
+        print(
+            f"Keras / PyTorch time per epoch: {summary['keras_over_torch_time']:.3f} "
+            f"(median of per-epoch ratios {summary['keras_over_torch_time_paired']:.3f}; below 1 = Keras faster)"
+        )
+    print(
+        f"test -ELBO after {args.epochs} epochs: Keras {keras_test:.2f} nats"
+        + (f", PyTorch {torch_test:.2f} nats" if torch_run is not None else "")
+        + f" ({len(x_test)} test images, one z sample per image)"
+    )
     if load_avg_start[0] > performance.available_cores():
-        print(f"warning: load average {load_avg_start[0]:.1f} > {performance.available_cores()} cores at start: "
-              "other processes share the CPU, so times are noisy (PyTorch's OpenMP threads suffer most)")
+        print(
+            f"warning: load average {load_avg_start[0]:.1f} > {performance.available_cores()} cores at start: "
+            "other processes share the CPU, so times are noisy (PyTorch's OpenMP threads suffer most)"
+        )
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -21,8 +21,8 @@ extensions = [
 ]
 
 # ---------------------------------------------------------------- notebooks
-nb_execution_mode = "off"          # stored outputs only
-nb_output_stderr = "remove"        # TensorFlow's and Keras's log lines are not course content
+nb_execution_mode = "off"  # stored outputs only
+nb_output_stderr = "remove"  # TensorFlow's and Keras's log lines are not course content
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "html_image"]
 myst_dmath_double_inline = True
@@ -35,7 +35,7 @@ source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 html_theme = "sphinx_book_theme"
 html_title = "VAE Workshop"
 html_static_path = ["_static"]
-html_extra_path = ["extra"]       # extra/notebooks/*.ipynb -> <site>/notebooks/*.ipynb
+html_extra_path = ["extra"]  # extra/notebooks/*.ipynb -> <site>/notebooks/*.ipynb
 html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None

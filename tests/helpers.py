@@ -23,9 +23,7 @@ def sample_images(n=64, seed=0, binary=True):
 def run_python(code, timeout=300, env=None):
     """Run `code` in a fresh interpreter (the same venv) and return its stdout; fail with its stderr."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO)
     if result.returncode != 0:
         raise AssertionError(f"subprocess failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result.stdout

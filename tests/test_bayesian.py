@@ -22,8 +22,12 @@ def test_gaussian_kl_matches_closed_form_and_monte_carlo():
     assert tensor_kl == pytest.approx(reference, rel=1e-5)
     assert reference == pytest.approx(closed_form, rel=1e-12)
     estimate, se = probability.monte_carlo_gaussian_kl(
-        mean.ravel(), 2 * np.log(sigma).ravel(), np.zeros(12), np.full(12, 2 * np.log(prior_std)),
-        num_samples=100_000, rng=np.random.default_rng(1),
+        mean.ravel(),
+        2 * np.log(sigma).ravel(),
+        np.zeros(12),
+        np.full(12, 2 * np.log(prior_std)),
+        num_samples=100_000,
+        rng=np.random.default_rng(1),
     )
     assert abs(estimate - reference) < 4 * se
 
@@ -31,7 +35,9 @@ def test_gaussian_kl_matches_closed_form_and_monte_carlo():
 def test_gaussian_kl_is_zero_at_the_prior():
     rho = np.full((3, 2), bayesian.softplus_inverse(1.5))
     assert bayesian.reference_kl_to_gaussian_prior(np.zeros((3, 2)), rho, 1.5) == pytest.approx(0.0, abs=1e-12)
-    assert float(bayesian.kl_to_gaussian_prior(ops.zeros((3, 2)), ops.convert_to_tensor(rho, "float32"), 1.5)) == pytest.approx(0.0, abs=1e-5)
+    assert float(bayesian.kl_to_gaussian_prior(ops.zeros((3, 2)), ops.convert_to_tensor(rho, "float32"), 1.5)) == pytest.approx(
+        0.0, abs=1e-5
+    )
 
 
 def test_log_uniform_kl_matches_reference_and_monte_carlo():
@@ -97,11 +103,13 @@ def test_compiled_fit_minimises_nll_plus_kl_over_n():
     x = rng.normal(size=(128, 2)).astype("float32")
     y = (x[:, :1] * 2).astype("float32")
     n = len(x)
-    model = keras.Sequential([
-        keras.Input((2,)),
-        bayesian.BayesianDense(8, "tanh", kl_weight=1 / n, seed=1),
-        bayesian.BayesianDense(1, kl_weight=1 / n, seed=2, prior="log_uniform"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            bayesian.BayesianDense(8, "tanh", kl_weight=1 / n, seed=1),
+            bayesian.BayesianDense(1, kl_weight=1 / n, seed=2, prior="log_uniform"),
+        ]
+    )
     model.compile(keras.optimizers.Adam(1e-2), "mse", jit_compile=True)
     history = model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
@@ -127,11 +135,13 @@ def test_kl_added_to_losses_is_kl_weight_times_kl():
 
 
 def test_keras_round_trip(tmp_path):
-    model = keras.Sequential([
-        keras.Input((3,)),
-        bayesian.BayesianDense(5, "relu", prior="log_uniform", kl_weight=0.25, init_std=0.05, log_alpha_clip=6.0, seed=4),
-        bayesian.BayesianDense(2, prior_std=0.5, seed=5),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            bayesian.BayesianDense(5, "relu", prior="log_uniform", kl_weight=0.25, init_std=0.05, log_alpha_clip=6.0, seed=4),
+            bayesian.BayesianDense(2, prior_std=0.5, seed=5),
+        ]
+    )
     bayesian.bayesian_layers(model)[0].kl_weight.assign(0.125)
     path = tmp_path / "bnn.keras"
     model.save(path)

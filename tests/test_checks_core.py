@@ -50,10 +50,7 @@ def test_stub_is_not_implemented_with_a_single_line(capsys):
     result = run(stub, verbose=True)
     assert result.status == "not_implemented" and not result
     out = capsys.readouterr().out
-    assert out == (
-        "[not implemented yet] kl_toy: replace the `raise NotImplementedError` line with "
-        "your code, then run this cell again.\n"
-    )
+    assert out == ("[not implemented yet] kl_toy: replace the `raise NotImplementedError` line with your code, then run this cell again.\n")
 
 
 def test_stub_of_another_exercise_is_named():
@@ -117,13 +114,15 @@ def test_keras_tensors_and_tuples_compare_as_arrays():
 
     assert run(as_tensor).passed
     pair = checks.check_function(
-        "pair", lambda x: (x, keras.ops.convert_to_tensor(2 * x)), lambda x: (x, 2 * x),
-        [(np.arange(3.0),)], verbose=False, strict=False,
+        "pair",
+        lambda x: (x, keras.ops.convert_to_tensor(2 * x)),
+        lambda x: (x, 2 * x),
+        [(np.arange(3.0),)],
+        verbose=False,
+        strict=False,
     )
     assert pair.passed
-    short = checks.check_function(
-        "pair", lambda x: (x,), lambda x: (x, 2 * x), [(np.arange(3.0),)], verbose=False, strict=False
-    )
+    short = checks.check_function("pair", lambda x: (x,), lambda x: (x, 2 * x), [(np.arange(3.0),)], verbose=False, strict=False)
     assert short.status == "wrong" and "expected 2 values, received 1" in short.message
 
 
@@ -139,9 +138,7 @@ def test_strict_mode_raises_after_printing(monkeypatch, capsys):
 def test_check_value_and_check_custom():
     value = checks.check_value("entropy", 0.6931, np.log(2), rtol=1e-3, verbose=False, strict=False)
     assert value.passed
-    mistake = checks.check_value(
-        "entropy", 1.0, np.log(2), mistakes=[("you used log base 2.", 1.0)], verbose=False, strict=False
-    )
+    mistake = checks.check_value("entropy", 1.0, np.log(2), mistakes=[("you used log base 2.", 1.0)], verbose=False, strict=False)
     assert mistake.status == "mistake" and "log base 2" in mistake.message
     missing = checks.check_value("entropy", None, np.log(2), verbose=False, strict=False)
     assert missing.status == "not_implemented"
@@ -219,8 +216,7 @@ def test_symbolic_run_names_numpy_float_and_static_shapes():
     cases = [(tf.constant([[0.5, -1.0]]), tf.constant([[0.3, -0.2]]))]
 
     def check(fn):
-        return checks.check_function("kl_toy", fn, tensor_reference, cases, rtol=1e-4, verbose=False, strict=False,
-                                     symbolic=True)
+        return checks.check_function("kl_toy", fn, tensor_reference, cases, rtol=1e-4, verbose=False, strict=False, symbolic=True)
 
     assert check(tensor_reference).passed
     numpy_answer = check(lambda mu, log_var: 0.5 * np.sum(np.exp(log_var) + mu**2 - 1.0 - log_var, axis=-1))

@@ -1,5 +1,7 @@
 """Tests for notebook 01's exercise checkers: reference passes, stub, each mistake, a wrong answer."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -195,9 +197,12 @@ KL_WRONG = {
 KL_RIGHT = {
     "where": lambda p, q: np.sum(_masked_terms(p, q), axis=-1),
     "nansum": lambda p, q: np.nansum(p * np.log(p / q), axis=-1),
-    "masked loop": lambda p, q: np.array([sum(pk * np.log(pk / qk) for pk, qk in zip(pr, qr) if pk > 0)
-                                          for pr, qr in np.reshape(np.stack([p, q], -2), (-1, 2, np.shape(p)[-1]))]
-                                         ).reshape(np.shape(p)[:-1]),
+    "masked loop": lambda p, q: np.array(
+        [
+            sum(pk * np.log(pk / qk) for pk, qk in zip(pr, qr) if pk > 0)
+            for pr, qr in np.reshape(np.stack([p, q], -2), (-1, 2, np.shape(p)[-1]))
+        ]
+    ).reshape(np.shape(p)[:-1]),
     "log of masked p": lambda p, q: np.sum(p * np.log(np.where(p > 0, p, 1.0)) - p * np.log(q), axis=-1),
 }
 
@@ -216,21 +221,28 @@ GAUSSIAN_KL_WRONG = {
     "mean difference not squared": lambda *a: _gkl_form(*a, square=False),
     "fraction without 2": lambda *a: _gkl_form(*a, fraction=2.0),
     "swapped": lambda mu1, lv1, mu2, lv2: _gkl_form(mu2, lv2, mu1, lv1),
-    "variance ratio upside down": lambda mu1, lv1, mu2, lv2: 0.5 * (np.asarray(lv2) - lv1)
-    + (np.exp(lv2) + (np.asarray(mu1) - mu2) ** 2) / (2 * np.exp(lv1)) - 0.5,
+    "variance ratio upside down": lambda mu1, lv1, mu2, lv2: (
+        0.5 * (np.asarray(lv2) - lv1) + (np.exp(lv2) + (np.asarray(mu1) - mu2) ** 2) / (2 * np.exp(lv1)) - 0.5
+    ),
     "log_var as log sigma": nb01._gkl_log_sigma,
     "sigma for variance": nb01._gkl_sigma_for_var,
     "math.exp on arrays": lambda mu1, lv1, mu2, lv2: 0.5 * (lv2 - lv1) + (math.exp(lv1) + (mu1 - mu2) ** 2) / (2 * math.exp(lv2)) - 0.5,
     "no overall half": lambda *a: 2 * _gkl_form(*a),
-    "divided by var1": lambda mu1, lv1, mu2, lv2: 0.5 * (np.asarray(lv2) - lv1)
-    + (np.exp(lv1) + (np.asarray(mu1) - mu2) ** 2) / (2 * np.exp(lv1)) - 0.5,
+    "divided by var1": lambda mu1, lv1, mu2, lv2: (
+        0.5 * (np.asarray(lv2) - lv1) + (np.exp(lv1) + (np.asarray(mu1) - mu2) ** 2) / (2 * np.exp(lv1)) - 0.5
+    ),
     "sum over everything": lambda *a: np.sum(_gkl_form(*a)),
 }
 GAUSSIAN_KL_RIGHT = {
     "closed form": lambda *a: _gkl_form(*a),
-    "with sigmas": lambda mu1, lv1, mu2, lv2: np.log(np.exp(0.5 * np.asarray(lv2)) / np.exp(0.5 * np.asarray(lv1)))
-    + (np.exp(lv1) + (np.asarray(mu1) - mu2) ** 2) / (2 * np.exp(lv2)) - 0.5,
-    "textbook bracket": lambda mu1, lv1, mu2, lv2: 0.5 * (np.exp(np.asarray(lv1) - lv2) + (np.asarray(mu1) - mu2) ** 2 / np.exp(lv2) - 1 + np.asarray(lv2) - lv1),
+    "with sigmas": lambda mu1, lv1, mu2, lv2: (
+        np.log(np.exp(0.5 * np.asarray(lv2)) / np.exp(0.5 * np.asarray(lv1)))
+        + (np.exp(lv1) + (np.asarray(mu1) - mu2) ** 2) / (2 * np.exp(lv2))
+        - 0.5
+    ),
+    "textbook bracket": lambda mu1, lv1, mu2, lv2: (
+        0.5 * (np.exp(np.asarray(lv1) - lv2) + (np.asarray(mu1) - mu2) ** 2 / np.exp(lv2) - 1 + np.asarray(lv2) - lv1)
+    ),
 }
 
 
@@ -245,8 +257,12 @@ def _mc(mu1, log_var1, mu2, log_var2, num_samples, rng, draw_from=1, std_power=0
 
     values = sign * (log_density(z, mu1, log_var1) - log_density(z, mu2, log_var2))
     estimate = values.mean(axis=0)
-    spread = {"se": values.std(axis=0, ddof=1) / np.sqrt(num_samples), "std": values.std(axis=0, ddof=1),
-              "var": values.var(axis=0, ddof=1) / np.sqrt(num_samples), "se_n": values.std(axis=0, ddof=1) / num_samples}[se]
+    spread = {
+        "se": values.std(axis=0, ddof=1) / np.sqrt(num_samples),
+        "std": values.std(axis=0, ddof=1),
+        "var": values.var(axis=0, ddof=1) / np.sqrt(num_samples),
+        "se_n": values.std(axis=0, ddof=1) / num_samples,
+    }[se]
     return estimate, spread
 
 

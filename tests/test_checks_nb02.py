@@ -113,9 +113,7 @@ def test_encoder_decoder_stub_is_not_implemented():
     assert run(nb02.check_build_encoder_decoder, stub).status == "not_implemented"
 
 
-@pytest.mark.parametrize(
-    "hint, mistake", nb02.ENCODER_DECODER_MISTAKES, ids=lambda v: v[:30] if isinstance(v, str) else ""
-)
+@pytest.mark.parametrize("hint, mistake", nb02.ENCODER_DECODER_MISTAKES, ids=lambda v: v[:30] if isinstance(v, str) else "")
 def test_encoder_decoder_each_mistake_gets_its_hint(hint, mistake):
     result = run(nb02.check_build_encoder_decoder, mistake)
     assert result.status == "mistake", result.message
@@ -176,19 +174,22 @@ ANGLES_WRONG = {
     "no QR": lambda a, b: np.degrees(np.arccos(np.clip(np.linalg.svd(a.T @ b, compute_uv=False), -1, 1))),
     "normalised only": nb02._angles_normalised_only,
     "descending": lambda a, b: np.degrees(np.arccos(np.clip(_qr_svd(a, b), -1, 1)))[::-1],
-    "eigenvalues for singular values": lambda a, b: np.degrees(np.arccos(np.clip(
-        np.sort(np.abs(np.linalg.eigvals(np.linalg.qr(a)[0].T @ np.linalg.qr(b)[0][:, : a.shape[1]])))[::-1], -1, 1))),
+    "eigenvalues for singular values": lambda a, b: np.degrees(
+        np.arccos(np.clip(np.sort(np.abs(np.linalg.eigvals(np.linalg.qr(a)[0].T @ np.linalg.qr(b)[0][:, : a.shape[1]])))[::-1], -1, 1))
+    ),
     "sine instead of cosine": lambda a, b: np.degrees(np.arcsin(np.clip(_qr_svd(a, b), -1, 1))),
     "clip to [0, 0.999]": lambda a, b: np.degrees(np.arccos(np.clip(_qr_svd(a, b), 0, 0.999))),
-    "diagonal of Qa^T Qb": lambda a, b: np.degrees(np.arccos(np.clip(np.abs(np.diag(
-        np.linalg.qr(a)[0].T @ np.linalg.qr(b)[0])), -1, 1))),
+    "diagonal of Qa^T Qb": lambda a, b: np.degrees(np.arccos(np.clip(np.abs(np.diag(np.linalg.qr(a)[0].T @ np.linalg.qr(b)[0])), -1, 1))),
 }
 ANGLES_RIGHT = {
     "student": student_angles,
     "minimum": lambda a, b: np.degrees(np.arccos(np.minimum(_qr_svd(a, b), 1.0))),
     "sorted, clipped": lambda a, b: np.sort(np.rad2deg(np.arccos(np.clip(_qr_svd(a, b), -1.0, 1.0)))),
-    "complete=False QR and reduced SVD": lambda a, b: np.degrees(np.arccos(np.clip(np.linalg.svd(
-        np.linalg.qr(a, mode="reduced")[0].T @ np.linalg.qr(b, mode="reduced")[0], full_matrices=False)[1], -1, 1))),
+    "complete=False QR and reduced SVD": lambda a, b: np.degrees(
+        np.arccos(
+            np.clip(np.linalg.svd(np.linalg.qr(a, mode="reduced")[0].T @ np.linalg.qr(b, mode="reduced")[0], full_matrices=False)[1], -1, 1)
+        )
+    ),
 }
 
 
@@ -228,7 +229,9 @@ SHIFT_WRONG = {
     "swapped pair": lambda image, shift, noise_std, rng: _mse(image, shift, noise_std, rng)[::-1],
     "shift left": lambda image, shift, noise_std, rng: _mse(image[:, ::-1], shift, noise_std, rng),
     "mean absolute error": lambda image, shift, noise_std, rng: tuple(
-        np.mean(np.abs(d)) for d in (_shift(image, shift) - image, np.clip(image + noise_std * rng.standard_normal(image.shape), 0, 1) - image)),
+        np.mean(np.abs(d))
+        for d in (_shift(image, shift) - image, np.clip(image + noise_std * rng.standard_normal(image.shape), 0, 1) - image)
+    ),
     "new generator": lambda image, shift, noise_std, rng: _mse(image, shift, noise_std, np.random.default_rng()),
 }
 SHIFT_RIGHT = {
@@ -252,11 +255,20 @@ def _layers_model(sizes, activations, input_dim, with_input=True, functional=Fal
     return keras.Sequential(([keras.Input((input_dim,))] if with_input else []) + stack)
 
 
-def _pair(code_dim, hidden_units, hidden="relu", code=None, out="sigmoid", with_input=True, functional=False,
-          mirror=True, input_dim=784, output_units=784):
+def _pair(
+    code_dim,
+    hidden_units,
+    hidden="relu",
+    code=None,
+    out="sigmoid",
+    with_input=True,
+    functional=False,
+    mirror=True,
+    input_dim=784,
+    output_units=784,
+):
     hidden_units = tuple(hidden_units)
-    encoder = _layers_model(hidden_units + (code_dim,), (hidden,) * len(hidden_units) + (code,), input_dim,
-                            with_input, functional)
+    encoder = _layers_model(hidden_units + (code_dim,), (hidden,) * len(hidden_units) + (code,), input_dim, with_input, functional)
     back = tuple(reversed(hidden_units)) if mirror else hidden_units
     decoder = _layers_model(back + (output_units,), (hidden,) * len(back) + (out,), code_dim, with_input, functional)
     return encoder, decoder

@@ -46,7 +46,9 @@ def test_elbo_each_mistake_gets_its_hint(hint, mistake):
 def test_elbo_generic_wrong_answer_and_shape_mismatch():
     result = run(nb03.check_elbo_ppca, lambda x, q_mean, q_log_var, model: student_elbo(x, q_mean, q_log_var, model) + 0.1)
     assert result.status == "wrong"
-    result = run(nb03.check_elbo_ppca, lambda x, q_mean, q_log_var, model: np.atleast_1d(student_elbo(x, q_mean, q_log_var, model))[..., None])
+    result = run(
+        nb03.check_elbo_ppca, lambda x, q_mean, q_log_var, model: np.atleast_1d(student_elbo(x, q_mean, q_log_var, model))[..., None]
+    )
     assert result.status == "wrong" and "shape" in result.message
 
 
@@ -107,8 +109,7 @@ def test_checker_contract(check, reference, mistakes):
     assert_checker_contract(check, reference, mistakes, perturb=lambda value: np.asarray(value) * 1.01 + 0.5)
 
 
-def _elbo(x, q_mean, q_log_var, model, spread_power=1.0, kl_sign=-1.0, constant=True, s2=None, spread=True,
-          kl_half=0.5, sum_w_axis=0):
+def _elbo(x, q_mean, q_log_var, model, spread_power=1.0, kl_sign=-1.0, constant=True, s2=None, spread=True, kl_half=0.5, sum_w_axis=0):
     W, b = model.weights, model.bias
     s2 = model.noise_var if s2 is None else s2(model)
     d = W.shape[0]
@@ -127,8 +128,9 @@ ELBO_WRONG = {
     "sigma for variance": lambda x, m, v, model: _elbo(x, m, v, model, s2=lambda mdl: mdl.noise_std),
     "KL without 1/2": lambda x, m, v, model: _elbo(x, m, v, model, kl_half=1.0),
     "KL forgotten": lambda x, m, v, model: _elbo(x, m, v, model, kl_sign=0.0),
-    "W summed over the wrong axis": lambda x, m, v, model: _elbo(x, m, v, model, sum_w_axis=1)
-    if model.weights.shape[0] == model.weights.shape[1] else _elbo(x, m, v, model, spread_power=2.0),
+    "W summed over the wrong axis": lambda x, m, v, model: (
+        _elbo(x, m, v, model, sum_w_axis=1) if model.weights.shape[0] == model.weights.shape[1] else _elbo(x, m, v, model, spread_power=2.0)
+    ),
     "negative ELBO": lambda x, m, v, model: -_elbo(x, m, v, model),
     "variance squared in spread": lambda x, m, v, model: _elbo(x, m, v, model, spread_power=2.0),
     "batch sum": lambda x, m, v, model: np.sum(_elbo(x, m, v, model)),
@@ -136,8 +138,9 @@ ELBO_WRONG = {
 ELBO_RIGHT = {
     "student": student_elbo,
     "helper": lambda x, m, v, model: _elbo(x, m, v, model),
-    "from the model's pieces": lambda x, m, v, model: model.expected_log_likelihood(x, m, v)
-    - 0.5 * np.sum(np.exp(v) + m**2 - 1 - v, axis=-1),
+    "from the model's pieces": lambda x, m, v, model: (
+        model.expected_log_likelihood(x, m, v) - 0.5 * np.sum(np.exp(v) + m**2 - 1 - v, axis=-1)
+    ),
 }
 
 

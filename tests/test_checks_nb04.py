@@ -171,14 +171,16 @@ SAMPLING_WRONG = {
     "integer seed": _sampling(lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal(ops.shape(m), seed=1234)),
     "global noise": _sampling(lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal(ops.shape(m))),
     "one eps for all dimensions": _sampling(
-        lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal((ops.shape(m)[0], 1), seed=s.seed_generator)),
+        lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal((ops.shape(m)[0], 1), seed=s.seed_generator)
+    ),
     "NumPy noise": NumpySampling,
     "static shape": _sampling(lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal(m.shape, seed=s.seed_generator)),
     "log_var not exponentiated": _sampling(lambda s, m, v: m + 0.5 * v * _eps(s, m)),
     "uniform noise": _sampling(lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.uniform(ops.shape(m), seed=s.seed_generator)),
     "shifted": ShiftedSampling,
     "noise of the first row only": _sampling(
-        lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal((1, ops.shape(m)[1]), seed=s.seed_generator)),
+        lambda s, m, v: m + ops.exp(0.5 * v) * keras.random.normal((1, ops.shape(m)[1]), seed=s.seed_generator)
+    ),
     "sqrt of log_var": _sampling(lambda s, m, v: m + ops.sqrt(ops.abs(v)) * _eps(s, m)),
 }
 SAMPLING_RIGHT = {
@@ -235,8 +237,7 @@ PATHWISE_RIGHT = {
 
 @pytest.mark.parametrize(
     "check, wrong, right",
-    [(nb04.check_score_function_gradient, SCORE_WRONG, SCORE_RIGHT),
-     (nb04.check_pathwise_gradient, PATHWISE_WRONG, PATHWISE_RIGHT)],
+    [(nb04.check_score_function_gradient, SCORE_WRONG, SCORE_RIGHT), (nb04.check_pathwise_gradient, PATHWISE_WRONG, PATHWISE_RIGHT)],
     ids=["score_function_gradient", "pathwise_gradient"],
 )
 def test_catalogue_of_estimators(check, wrong, right, capsys):

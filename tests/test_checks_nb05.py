@@ -188,7 +188,8 @@ def test_reparameterize_checker():
 
     assert nb05.check_reparameterize(stub, **QUIET).status == "not_implemented"
     expect_mistake(
-        nb05.check_reparameterize(lambda z_mean, z_log_var, eps: z_mean + ops.exp(z_log_var) * eps, **QUIET), "exp(z_log_var) is the variance"
+        nb05.check_reparameterize(lambda z_mean, z_log_var, eps: z_mean + ops.exp(z_log_var) * eps, **QUIET),
+        "exp(z_log_var) is the variance",
     )
     expect_mistake(nb05.check_reparameterize(lambda z_mean, z_log_var, eps: ops.exp(z_log_var / 2) * eps, **QUIET), "the mean is missing")
     assert nb05.check_reparameterize(lambda z_mean, z_log_var, eps: z_mean - ops.exp(z_log_var / 2) * eps, **QUIET).status == "wrong"
@@ -365,28 +366,34 @@ def _kl_named(fn):
     return kl_to_standard_normal
 
 
-KL_WRONG = {k: _kl_named(f) for k, f in {
-    "NumPy": lambda m, v: 0.5 * np.sum(np.exp(v) + np.square(m) - 1.0 - v, axis=-1),
-    "float of a tensor": lambda m, v: kl_right(m, v) * float(ops.mean(v) * 0 + 1),
-    "x.shape[0]": lambda m, v: ops.reshape(kl_right(m, v), (m.shape[0],)),
-    "batch sum": lambda m, v: ops.sum(kl_right(m, v)),
-    "batch mean": lambda m, v: ops.mean(kl_right(m, v)),
-    "log sigma": kl_with_variance_as_exp_2_log_var,
-    "mean over dims": kl_mean_over_dims,
-    "no half": kl_no_half,
-    "no -1": kl_no_minus_one,
-    "sign of log term": lambda m, v: 0.5 * ops.sum(ops.exp(v) + ops.square(m) - 1.0 + v, axis=-1),
-    "mu not squared": lambda m, v: 0.5 * ops.sum(ops.exp(v) + m - 1.0 - v, axis=-1),
-    "axis 0": lambda m, v: 0.5 * ops.sum(ops.exp(v) + ops.square(m) - 1.0 - v, axis=0),
-    "math.exp": lambda m, v: 0.5 * ops.sum(math.exp(1.0) ** v + ops.square(m) - 1.0 - v, axis=-1) * 1.01,
-    "keepdims": lambda m, v: 0.5 * ops.sum(ops.exp(v) + ops.square(m) - 1.0 - v, axis=-1, keepdims=True),
-}.items()}
-KL_RIGHT = {k: _kl_named(f) for k, f in {
-    "closed form": kl_right,
-    "textbook": lambda m, v: -0.5 * ops.sum(1 + v - ops.square(m) - ops.exp(v), axis=-1),
-    "axis 1": lambda m, v: 0.5 * ops.sum(ops.exp(v) + m**2 - 1.0 - v, axis=1),
-    "tf": lambda m, v: 0.5 * tf.reduce_sum(tf.exp(v) + tf.square(m) - 1.0 - v, axis=-1),
-}.items()}
+KL_WRONG = {
+    k: _kl_named(f)
+    for k, f in {
+        "NumPy": lambda m, v: 0.5 * np.sum(np.exp(v) + np.square(m) - 1.0 - v, axis=-1),
+        "float of a tensor": lambda m, v: kl_right(m, v) * float(ops.mean(v) * 0 + 1),
+        "x.shape[0]": lambda m, v: ops.reshape(kl_right(m, v), (m.shape[0],)),
+        "batch sum": lambda m, v: ops.sum(kl_right(m, v)),
+        "batch mean": lambda m, v: ops.mean(kl_right(m, v)),
+        "log sigma": kl_with_variance_as_exp_2_log_var,
+        "mean over dims": kl_mean_over_dims,
+        "no half": kl_no_half,
+        "no -1": kl_no_minus_one,
+        "sign of log term": lambda m, v: 0.5 * ops.sum(ops.exp(v) + ops.square(m) - 1.0 + v, axis=-1),
+        "mu not squared": lambda m, v: 0.5 * ops.sum(ops.exp(v) + m - 1.0 - v, axis=-1),
+        "axis 0": lambda m, v: 0.5 * ops.sum(ops.exp(v) + ops.square(m) - 1.0 - v, axis=0),
+        "math.exp": lambda m, v: 0.5 * ops.sum(math.exp(1.0) ** v + ops.square(m) - 1.0 - v, axis=-1) * 1.01,
+        "keepdims": lambda m, v: 0.5 * ops.sum(ops.exp(v) + ops.square(m) - 1.0 - v, axis=-1, keepdims=True),
+    }.items()
+}
+KL_RIGHT = {
+    k: _kl_named(f)
+    for k, f in {
+        "closed form": kl_right,
+        "textbook": lambda m, v: -0.5 * ops.sum(1 + v - ops.square(m) - ops.exp(v), axis=-1),
+        "axis 1": lambda m, v: 0.5 * ops.sum(ops.exp(v) + m**2 - 1.0 - v, axis=1),
+        "tf": lambda m, v: 0.5 * tf.reduce_sum(tf.exp(v) + tf.square(m) - 1.0 - v, axis=-1),
+    }.items()
+}
 
 
 def _nll_named(fn):
@@ -396,27 +403,41 @@ def _nll_named(fn):
     return bernoulli_nll_from_logits
 
 
-NLL_WRONG = {k: _nll_named(f) for k, f in {
-    "naive": nll_naive,
-    "keras bce on logits": nll_keras_bce_summed,
-    "pixel mean": nll_mean,
-    "log-likelihood": nll_log_likelihood,
-    "epsilon": lambda x, l: nb05._nll_naive(x, l, eps=1e-7),
-    "NumPy": lambda x, l: np.sum(np.reshape(np.logaddexp(0, l) - np.asarray(x) * l, (len(l), -1)), axis=-1),
-    "batch sum": lambda x, l: ops.sum(nll_right(x, l)),
-    "no flatten": lambda x, l: ops.sum(ops.softplus(l) - ops.cast(x, "float32") * l, axis=-1),
-    "softplus sign": lambda x, l: ops.sum(ops.reshape(ops.softplus(-l) - ops.cast(x, "float32") * l, (ops.shape(l)[0], -1)), axis=-1),
-    "x.shape[0] flatten": lambda x, l: ops.sum(ops.reshape(ops.softplus(l) - ops.cast(x, "float32") * l, (x.shape[0], -1)), axis=-1),
-    "log(1 + exp)": lambda x, l: ops.sum(ops.reshape(ops.log(1 + ops.exp(l)) - ops.cast(x, "float32") * l, (ops.shape(l)[0], -1)), axis=-1),
-}.items()}
-NLL_RIGHT = {k: _nll_named(f) for k, f in {
-    "stable": nll_right,
-    "softplus": nll_softplus,
-    "keras bce from logits": lambda x, l: ops.sum(ops.reshape(keras.losses.binary_crossentropy(
-        ops.reshape(ops.cast(x, "float32"), (-1, 1)), ops.reshape(l, (-1, 1)), from_logits=True), (ops.shape(l)[0], -1)), axis=-1),
-    "tf sigmoid_cross_entropy": lambda x, l: tf.reduce_sum(tf.reshape(tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=tf.cast(x, "float32"), logits=l), (tf.shape(l)[0], -1)), axis=1),
-}.items()}
+NLL_WRONG = {
+    k: _nll_named(f)
+    for k, f in {
+        "naive": nll_naive,
+        "keras bce on logits": nll_keras_bce_summed,
+        "pixel mean": nll_mean,
+        "log-likelihood": nll_log_likelihood,
+        "epsilon": lambda x, l: nb05._nll_naive(x, l, eps=1e-7),
+        "NumPy": lambda x, l: np.sum(np.reshape(np.logaddexp(0, l) - np.asarray(x) * l, (len(l), -1)), axis=-1),
+        "batch sum": lambda x, l: ops.sum(nll_right(x, l)),
+        "no flatten": lambda x, l: ops.sum(ops.softplus(l) - ops.cast(x, "float32") * l, axis=-1),
+        "softplus sign": lambda x, l: ops.sum(ops.reshape(ops.softplus(-l) - ops.cast(x, "float32") * l, (ops.shape(l)[0], -1)), axis=-1),
+        "x.shape[0] flatten": lambda x, l: ops.sum(ops.reshape(ops.softplus(l) - ops.cast(x, "float32") * l, (x.shape[0], -1)), axis=-1),
+        "log(1 + exp)": lambda x, l: ops.sum(
+            ops.reshape(ops.log(1 + ops.exp(l)) - ops.cast(x, "float32") * l, (ops.shape(l)[0], -1)), axis=-1
+        ),
+    }.items()
+}
+NLL_RIGHT = {
+    k: _nll_named(f)
+    for k, f in {
+        "stable": nll_right,
+        "softplus": nll_softplus,
+        "keras bce from logits": lambda x, l: ops.sum(
+            ops.reshape(
+                keras.losses.binary_crossentropy(ops.reshape(ops.cast(x, "float32"), (-1, 1)), ops.reshape(l, (-1, 1)), from_logits=True),
+                (ops.shape(l)[0], -1),
+            ),
+            axis=-1,
+        ),
+        "tf sigmoid_cross_entropy": lambda x, l: tf.reduce_sum(
+            tf.reshape(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(x, "float32"), logits=l), (tf.shape(l)[0], -1)), axis=1
+        ),
+    }.items()
+}
 
 
 def _rep_named(fn):
@@ -426,22 +447,28 @@ def _rep_named(fn):
     return reparameterize
 
 
-REPARAMETERIZE_WRONG = {k: _rep_named(f) for k, f in {
-    "variance": lambda m, v, e: m + ops.exp(v) * e,
-    "no mean": lambda m, v, e: ops.exp(0.5 * v) * e,
-    "log_var as std": lambda m, v, e: m + v * e,
-    "no eps": lambda m, v, e: m + ops.exp(0.5 * v),
-    "NumPy": lambda m, v, e: m + np.exp(0.5 * np.asarray(v)) * e,
-    "fresh noise instead of eps": lambda m, v, e: m + ops.exp(0.5 * v) * keras.random.normal(ops.shape(m)),
-    "sqrt of log_var": lambda m, v, e: m + ops.sqrt(ops.abs(v)) * e,
-    "divided": lambda m, v, e: m + e / ops.exp(0.5 * v),
-    "log of std": lambda m, v, e: m + ops.log(ops.exp(0.5 * v)) * e,
-}.items()}
-REPARAMETERIZE_RIGHT = {k: _rep_named(f) for k, f in {
-    "standard": lambda m, v, e: m + ops.exp(0.5 * v) * e,
-    "sqrt": lambda m, v, e: m + ops.sqrt(ops.exp(v)) * e,
-    "tf": lambda m, v, e: m + tf.exp(v / 2) * e,
-}.items()}
+REPARAMETERIZE_WRONG = {
+    k: _rep_named(f)
+    for k, f in {
+        "variance": lambda m, v, e: m + ops.exp(v) * e,
+        "no mean": lambda m, v, e: ops.exp(0.5 * v) * e,
+        "log_var as std": lambda m, v, e: m + v * e,
+        "no eps": lambda m, v, e: m + ops.exp(0.5 * v),
+        "NumPy": lambda m, v, e: m + np.exp(0.5 * np.asarray(v)) * e,
+        "fresh noise instead of eps": lambda m, v, e: m + ops.exp(0.5 * v) * keras.random.normal(ops.shape(m)),
+        "sqrt of log_var": lambda m, v, e: m + ops.sqrt(ops.abs(v)) * e,
+        "divided": lambda m, v, e: m + e / ops.exp(0.5 * v),
+        "log of std": lambda m, v, e: m + ops.log(ops.exp(0.5 * v)) * e,
+    }.items()
+}
+REPARAMETERIZE_RIGHT = {
+    k: _rep_named(f)
+    for k, f in {
+        "standard": lambda m, v, e: m + ops.exp(0.5 * v) * e,
+        "sqrt": lambda m, v, e: m + ops.sqrt(ops.exp(v)) * e,
+        "tf": lambda m, v, e: m + tf.exp(v / 2) * e,
+    }.items()
+}
 
 
 @pytest.mark.parametrize(

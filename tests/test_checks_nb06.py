@@ -4,13 +4,11 @@ import math
 
 import numpy as np
 import pytest
-
 from helpers import assert_checker_contract
 from keras import ops
 
 from workshop import losses
 from workshop.checks import nb06
-
 
 CHECKS = [
     (nb06.check_gaussian_nll, nb06.reference_gaussian_nll, nb06._GAUSSIAN_NLL_MISTAKES),
@@ -78,24 +76,34 @@ def _gnll_named(fn):
     return gaussian_nll
 
 
-GAUSSIAN_NLL_WRONG = {k: _gnll_named(f) for k, f in {
-    "no scale": lambda x, m, s: _nll(x, m, s, scale=1.0),
-    "2 sigma": lambda x, m, s: _nll(x, m, s, scale=1.0 / (2 * s)),
-    "no constant": lambda x, m, s: _nll(x, m, s, constant=False),
-    "pixel mean": lambda x, m, s: _nll(x, m, s, reduce=np.mean),
-    "log sigma^2 in constant": lambda x, m, s: _nll(x, m, s, log_sigma=2 * math.log(s)),
-    "sign": lambda x, m, s: _nll(x, m, s, sign=-1.0),
-    "batch sum": lambda x, m, s: np.sum(_nll(x, m, s)),
-    "sigma^2 not halved": lambda x, m, s: _nll(x, m, s, scale=1.0 / s**2),
-    "constant without 2 pi": lambda x, m, s: _nll(x, m, s, log_sigma=math.log(s) - 0.5 * math.log(2 * math.pi)),
-    "no flatten": lambda x, m, s: np.sum((np.asarray(x) - m) ** 2, axis=-1) / (2 * s**2) + np.shape(x)[-1] * math.log(s * math.sqrt(2 * math.pi)),
-    "absolute error": lambda x, m, s: np.sum(np.abs(_flat(x) - _flat(m)), axis=-1) / (2 * s**2) + _flat(x).shape[1] * math.log(s * math.sqrt(2 * math.pi)),
-}.items()}
-GAUSSIAN_NLL_RIGHT = {k: _gnll_named(f) for k, f in {
-    "helper": lambda x, m, s: _nll(x, m, s),
-    "reference": nb06.reference_gaussian_nll,
-    "0.5 log(2 pi sigma^2)": lambda x, m, s: np.sum(0.5 * np.log(2 * np.pi * s**2) + (_flat(x) - _flat(m)) ** 2 / (2 * s**2), axis=1),
-}.items()}
+GAUSSIAN_NLL_WRONG = {
+    k: _gnll_named(f)
+    for k, f in {
+        "no scale": lambda x, m, s: _nll(x, m, s, scale=1.0),
+        "2 sigma": lambda x, m, s: _nll(x, m, s, scale=1.0 / (2 * s)),
+        "no constant": lambda x, m, s: _nll(x, m, s, constant=False),
+        "pixel mean": lambda x, m, s: _nll(x, m, s, reduce=np.mean),
+        "log sigma^2 in constant": lambda x, m, s: _nll(x, m, s, log_sigma=2 * math.log(s)),
+        "sign": lambda x, m, s: _nll(x, m, s, sign=-1.0),
+        "batch sum": lambda x, m, s: np.sum(_nll(x, m, s)),
+        "sigma^2 not halved": lambda x, m, s: _nll(x, m, s, scale=1.0 / s**2),
+        "constant without 2 pi": lambda x, m, s: _nll(x, m, s, log_sigma=math.log(s) - 0.5 * math.log(2 * math.pi)),
+        "no flatten": lambda x, m, s: (
+            np.sum((np.asarray(x) - m) ** 2, axis=-1) / (2 * s**2) + np.shape(x)[-1] * math.log(s * math.sqrt(2 * math.pi))
+        ),
+        "absolute error": lambda x, m, s: (
+            np.sum(np.abs(_flat(x) - _flat(m)), axis=-1) / (2 * s**2) + _flat(x).shape[1] * math.log(s * math.sqrt(2 * math.pi))
+        ),
+    }.items()
+}
+GAUSSIAN_NLL_RIGHT = {
+    k: _gnll_named(f)
+    for k, f in {
+        "helper": lambda x, m, s: _nll(x, m, s),
+        "reference": nb06.reference_gaussian_nll,
+        "0.5 log(2 pi sigma^2)": lambda x, m, s: np.sum(0.5 * np.log(2 * np.pi * s**2) + (_flat(x) - _flat(m)) ** 2 / (2 * s**2), axis=1),
+    }.items()
+}
 
 
 def _sharp_named(fn):
@@ -105,22 +113,28 @@ def _sharp_named(fn):
     return sharpness
 
 
-SHARPNESS_WRONG = {k: _sharp_named(f) for k, f in {
-    "no abs": lambda im: 2 * np.mean(_flat(im) - 0.5, axis=-1),
-    "no 2": lambda im: np.mean(np.abs(_flat(im) - 0.5), axis=-1),
-    "squared": lambda im: 2 * np.mean((_flat(im) - 0.5) ** 2, axis=-1),
-    "one value": lambda im: 2 * np.mean(np.abs(np.asarray(im) - 0.5)),
-    "sum": lambda im: 2 * np.sum(np.abs(_flat(im) - 0.5), axis=-1),
-    "std of pixels": lambda im: np.std(_flat(im), axis=-1),
-    "distance to 0": lambda im: 2 * np.mean(np.abs(_flat(im)), axis=-1),
-    "max": lambda im: 2 * np.max(np.abs(_flat(im) - 0.5), axis=-1),
-    "no flatten": lambda im: 2 * np.mean(np.abs(np.asarray(im) - 0.5), axis=-1),
-}.items()}
-SHARPNESS_RIGHT = {k: _sharp_named(f) for k, f in {
-    "reference": nb06.reference_sharpness,
-    "axes tuple": lambda im: 2 * np.mean(np.abs(np.asarray(im, dtype=float) - 0.5), axis=tuple(range(1, np.ndim(im)))),
-    "abs of 2x - 1": lambda im: np.mean(np.abs(2 * _flat(im) - 1), axis=1),
-}.items()}
+SHARPNESS_WRONG = {
+    k: _sharp_named(f)
+    for k, f in {
+        "no abs": lambda im: 2 * np.mean(_flat(im) - 0.5, axis=-1),
+        "no 2": lambda im: np.mean(np.abs(_flat(im) - 0.5), axis=-1),
+        "squared": lambda im: 2 * np.mean((_flat(im) - 0.5) ** 2, axis=-1),
+        "one value": lambda im: 2 * np.mean(np.abs(np.asarray(im) - 0.5)),
+        "sum": lambda im: 2 * np.sum(np.abs(_flat(im) - 0.5), axis=-1),
+        "std of pixels": lambda im: np.std(_flat(im), axis=-1),
+        "distance to 0": lambda im: 2 * np.mean(np.abs(_flat(im)), axis=-1),
+        "max": lambda im: 2 * np.max(np.abs(_flat(im) - 0.5), axis=-1),
+        "no flatten": lambda im: 2 * np.mean(np.abs(np.asarray(im) - 0.5), axis=-1),
+    }.items()
+}
+SHARPNESS_RIGHT = {
+    k: _sharp_named(f)
+    for k, f in {
+        "reference": nb06.reference_sharpness,
+        "axes tuple": lambda im: 2 * np.mean(np.abs(np.asarray(im, dtype=float) - 0.5), axis=tuple(range(1, np.ndim(im)))),
+        "abs of 2x - 1": lambda im: np.mean(np.abs(2 * _flat(im) - 1), axis=1),
+    }.items()
+}
 
 
 def _beta_named(fn):
@@ -130,20 +144,26 @@ def _beta_named(fn):
     return beta_for_sigma
 
 
-BETA_WRONG = {k: _beta_named(f) for k, f in {
-    "2 sigma": lambda s: 2 * np.asarray(s),
-    "sigma^2": lambda s: np.asarray(s) ** 2,
-    "inverse": lambda s: 1 / (2 * np.asarray(s) ** 2),
-    "1 / sigma^2": lambda s: 1 / np.asarray(s) ** 2,
-    "sqrt": lambda s: np.sqrt(2 * np.asarray(s)),
-    "math on arrays": lambda s: 2 * math.pow(s, 2),
-    "sigma^2 / 2": lambda s: np.asarray(s) ** 2 / 2,
-}.items()}
-BETA_RIGHT = {k: _beta_named(f) for k, f in {
-    "reference": nb06.reference_beta_for_sigma,
-    "power": lambda s: 2 * np.power(s, 2),
-    "product": lambda s: 2 * np.asarray(s) * np.asarray(s),
-}.items()}
+BETA_WRONG = {
+    k: _beta_named(f)
+    for k, f in {
+        "2 sigma": lambda s: 2 * np.asarray(s),
+        "sigma^2": lambda s: np.asarray(s) ** 2,
+        "inverse": lambda s: 1 / (2 * np.asarray(s) ** 2),
+        "1 / sigma^2": lambda s: 1 / np.asarray(s) ** 2,
+        "sqrt": lambda s: np.sqrt(2 * np.asarray(s)),
+        "math on arrays": lambda s: 2 * math.pow(s, 2),
+        "sigma^2 / 2": lambda s: np.asarray(s) ** 2 / 2,
+    }.items()
+}
+BETA_RIGHT = {
+    k: _beta_named(f)
+    for k, f in {
+        "reference": nb06.reference_beta_for_sigma,
+        "power": lambda s: 2 * np.power(s, 2),
+        "product": lambda s: 2 * np.asarray(s) * np.asarray(s),
+    }.items()
+}
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,9 @@
 import keras
 import numpy as np
 import pytest
-
 from helpers import assert_checker_contract
 
 from workshop.checks import nb07
-
 
 CHECKS = [
     (nb07.check_one_hot, nb07.reference_one_hot, nb07._ONE_HOT_MISTAKES),
@@ -38,9 +36,7 @@ def test_reference_decoder_input_matches_the_conditional_decoder():
     z = np.random.default_rng(0).standard_normal((5, 3)).astype("float32")
     labels = np.array([0, 3, 1, 2, 3])
     one_hot = nb07.reference_one_hot(labels, 4)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(concatenated([z, one_hot])), nb07.reference_decoder_input(z, labels, 4)
-    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(concatenated([z, one_hot])), nb07.reference_decoder_input(z, labels, 4))
 
 
 def test_toy_model_depends_on_the_label_in_both_directions():
@@ -69,23 +65,29 @@ def _one_hot_named(fn):
     return one_hot
 
 
-ONE_HOT_WRONG = {k: _one_hot_named(f) for k, f in {
-    "transposed": lambda y, k: np.eye(k)[np.asarray(y)].T,
-    "minus one": lambda y, k: np.eye(k)[np.asarray(y) - 1],
-    "max + 1 columns": lambda y, k: np.eye(int(np.max(y)) + 1)[np.asarray(y)],
-    "labels as a column": lambda y, k: np.asarray(y, dtype="float32")[:, None],
-    "row of ones": lambda y, k: np.ones((len(y), k)),
-    "k + 1 columns": lambda y, k: np.eye(k + 1)[np.asarray(y)],
-    "identity": lambda y, k: np.eye(len(y), k),
-    "reversed columns": lambda y, k: np.eye(k)[np.asarray(y)][:, ::-1],
-    "cumulative": lambda y, k: (np.arange(k) <= np.asarray(y)[:, None]).astype("float32"),
-}.items()}
-ONE_HOT_RIGHT = {k: _one_hot_named(f) for k, f in {
-    "eye": lambda y, k: np.eye(k, dtype="float32")[np.asarray(y)],
-    "comparison": lambda y, k: (np.asarray(y)[:, None] == np.arange(k)).astype("float32"),
-    "keras": lambda y, k: keras.ops.convert_to_numpy(keras.ops.one_hot(np.asarray(y), k)),
-    "reference": nb07.reference_one_hot,
-}.items()}
+ONE_HOT_WRONG = {
+    k: _one_hot_named(f)
+    for k, f in {
+        "transposed": lambda y, k: np.eye(k)[np.asarray(y)].T,
+        "minus one": lambda y, k: np.eye(k)[np.asarray(y) - 1],
+        "max + 1 columns": lambda y, k: np.eye(int(np.max(y)) + 1)[np.asarray(y)],
+        "labels as a column": lambda y, k: np.asarray(y, dtype="float32")[:, None],
+        "row of ones": lambda y, k: np.ones((len(y), k)),
+        "k + 1 columns": lambda y, k: np.eye(k + 1)[np.asarray(y)],
+        "identity": lambda y, k: np.eye(len(y), k),
+        "reversed columns": lambda y, k: np.eye(k)[np.asarray(y)][:, ::-1],
+        "cumulative": lambda y, k: (np.arange(k) <= np.asarray(y)[:, None]).astype("float32"),
+    }.items()
+}
+ONE_HOT_RIGHT = {
+    k: _one_hot_named(f)
+    for k, f in {
+        "eye": lambda y, k: np.eye(k, dtype="float32")[np.asarray(y)],
+        "comparison": lambda y, k: (np.asarray(y)[:, None] == np.arange(k)).astype("float32"),
+        "keras": lambda y, k: keras.ops.convert_to_numpy(keras.ops.one_hot(np.asarray(y), k)),
+        "reference": nb07.reference_one_hot,
+    }.items()
+}
 
 
 def _decoder_input_named(fn):
@@ -95,22 +97,29 @@ def _decoder_input_named(fn):
     return decoder_input
 
 
-DECODER_INPUT_WRONG = {k: _decoder_input_named(f) for k, f in {
-    "order": lambda z, y, k: np.concatenate([np.eye(k)[y], z], axis=1),
-    "integer column": lambda z, y, k: np.concatenate([z, np.asarray(y)[:, None]], axis=1),
-    "added": lambda z, y, k: np.asarray(z) + np.eye(k)[y][:, : np.shape(z)[1]] if np.shape(z)[1] <= k else np.asarray(z),
-    "axis 0": lambda z, y, k: np.concatenate([np.asarray(z).T, np.eye(k)[y].T], axis=0).T[:, ::-1],
-    "code only": lambda z, y, k: np.asarray(z),
-    "label only": lambda z, y, k: np.eye(k)[y],
-    "minus one label": lambda z, y, k: np.concatenate([z, np.eye(k)[np.asarray(y) - 1]], axis=1),
-    "stacked": lambda z, y, k: np.stack([np.asarray(z), np.eye(k)[y][:, : np.shape(z)[1]]], axis=1),
-}.items()}
-DECODER_INPUT_RIGHT = {k: _decoder_input_named(f) for k, f in {
-    "concatenate": lambda z, y, k: np.concatenate([z, np.eye(k)[y]], axis=1),
-    "hstack": lambda z, y, k: np.hstack([np.asarray(z, dtype="float32"), np.eye(k, dtype="float32")[y]]),
-    "keras": lambda z, y, k: keras.ops.convert_to_numpy(keras.ops.concatenate(
-        [keras.ops.convert_to_tensor(np.asarray(z, "float32")), keras.ops.one_hot(np.asarray(y), k)], axis=-1)),
-}.items()}
+DECODER_INPUT_WRONG = {
+    k: _decoder_input_named(f)
+    for k, f in {
+        "order": lambda z, y, k: np.concatenate([np.eye(k)[y], z], axis=1),
+        "integer column": lambda z, y, k: np.concatenate([z, np.asarray(y)[:, None]], axis=1),
+        "added": lambda z, y, k: np.asarray(z) + np.eye(k)[y][:, : np.shape(z)[1]] if np.shape(z)[1] <= k else np.asarray(z),
+        "axis 0": lambda z, y, k: np.concatenate([np.asarray(z).T, np.eye(k)[y].T], axis=0).T[:, ::-1],
+        "code only": lambda z, y, k: np.asarray(z),
+        "label only": lambda z, y, k: np.eye(k)[y],
+        "minus one label": lambda z, y, k: np.concatenate([z, np.eye(k)[np.asarray(y) - 1]], axis=1),
+        "stacked": lambda z, y, k: np.stack([np.asarray(z), np.eye(k)[y][:, : np.shape(z)[1]]], axis=1),
+    }.items()
+}
+DECODER_INPUT_RIGHT = {
+    k: _decoder_input_named(f)
+    for k, f in {
+        "concatenate": lambda z, y, k: np.concatenate([z, np.eye(k)[y]], axis=1),
+        "hstack": lambda z, y, k: np.hstack([np.asarray(z, dtype="float32"), np.eye(k, dtype="float32")[y]]),
+        "keras": lambda z, y, k: keras.ops.convert_to_numpy(
+            keras.ops.concatenate([keras.ops.convert_to_tensor(np.asarray(z, "float32")), keras.ops.one_hot(np.asarray(y), k)], axis=-1)
+        ),
+    }.items()
+}
 
 
 def _style(encode_label=None, decode_label=None, stack_axis=1, use_sampling=False):
@@ -138,7 +147,8 @@ STYLE_RIGHT = {
     "reference": nb07.reference_style_transfer,
     "helper": _style(),
     "list comprehension": lambda model, x, labels, num_classes=10: np.stack(
-        [model.decode(model.encode(x, labels)[0], [k] * len(x)) for k in range(num_classes)], axis=1),
+        [model.decode(model.encode(x, labels)[0], [k] * len(x)) for k in range(num_classes)], axis=1
+    ),
 }
 
 

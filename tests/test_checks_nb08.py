@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import assert_checker_contract
 from keras import ops
 
-from helpers import assert_checker_contract
 from workshop import evaluation
 from workshop.checks import nb08
 
@@ -57,7 +57,12 @@ def _optimize_q_variant(sign=1.0, kl=True, noise=True, apply=True):
 
 def test_optimize_q_contract():
     hints = [hint for hint, _ in nb08._OPTIMIZE_Q_MISTAKES]
-    wrong = [_optimize_q_variant(apply=False), _optimize_q_variant(sign=-1.0), _optimize_q_variant(kl=False), _optimize_q_variant(noise=False)]
+    wrong = [
+        _optimize_q_variant(apply=False),
+        _optimize_q_variant(sign=-1.0),
+        _optimize_q_variant(kl=False),
+        _optimize_q_variant(noise=False),
+    ]
 
     def perturbed(*args, **kwargs):
         mean, log_var = _optimize_q_variant()(*args, **kwargs)

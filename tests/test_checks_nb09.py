@@ -31,20 +31,22 @@ def student_loss(nll, kl, num_train):
 
 def test_sample_weights_contract():
     assert_checker_contract(
-        nb09.check_sample_weights, nb09.reference_sample_weights, nb09._sampling_mistakes(),
+        nb09.check_sample_weights,
+        nb09.reference_sample_weights,
+        nb09._sampling_mistakes(),
         perturb=lambda w: w * 1.1 + 0.1,
     )
 
 
 def test_kl_contract():
-    assert_checker_contract(
-        nb09.check_kl_to_prior, nb09.reference_kl_to_prior, nb09.KL_MISTAKES, perturb=lambda kl: kl * 1.01 + 0.01
-    )
+    assert_checker_contract(nb09.check_kl_to_prior, nb09.reference_kl_to_prior, nb09.KL_MISTAKES, perturb=lambda kl: kl * 1.01 + 0.01)
 
 
 def test_minibatch_loss_contract():
     assert_checker_contract(
-        nb09.check_minibatch_loss, bayesian.negative_elbo_per_example, nb09.LOSS_MISTAKES,
+        nb09.check_minibatch_loss,
+        bayesian.negative_elbo_per_example,
+        nb09.LOSS_MISTAKES,
         perturb=lambda loss: loss * 1.01 + 0.01,
     )
 
@@ -87,7 +89,9 @@ def test_unscaled_gradient_free_sampling_is_named():
 
 
 def test_a_shape_error_is_named():
-    result = run(nb09.check_kl_to_prior, lambda mean, rho, prior_std: ops.sum(nb09.reference_kl_to_prior(mean, rho, prior_std)) * ops.ones((2,)))
+    result = run(
+        nb09.check_kl_to_prior, lambda mean, rho, prior_std: ops.sum(nb09.reference_kl_to_prior(mean, rho, prior_std)) * ops.ones((2,))
+    )
     assert result.status == "wrong" and "shape" in result.message
 
 

@@ -54,8 +54,14 @@ def test_under_colab_the_setup_cell_pip_installs_the_package_from_the_course_rep
     monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: calls.append((command, kwargs)))
     exec(nb.cells[1].source, {})  # noqa: S102
     ((command, kwargs),) = calls
-    assert command == [sys.executable, "-m", "pip", "install", "--quiet",
-                       f"workshop @ git+{course.COURSE_REPOSITORY}.git@{course.COURSE_BRANCH}"]
+    assert command == [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        f"workshop @ git+{course.COURSE_REPOSITORY}.git@{course.COURSE_BRANCH}",
+    ]
     assert kwargs == {"check": True}
     assert not any(word in " ".join(command).lower() for word in ("tensorflow", "numpy", "keras", "=="))
 
@@ -85,8 +91,7 @@ def test_exercise_and_check_cells_carry_nbgrader_metadata(delivered):
     ids = [_meta(cell)["grade_id"] for cell in graded]
     assert len(ids) == len(set(ids))
     checks = {_meta(c)["grade_id"]: c for c in graded if _meta(c)["grade"] and not _meta(c)["solution"]}
-    expected = [name for cell in solution.cells if cell.cell_type == "code"
-                for _, name in delivery.check_calls(cell.source)]
+    expected = [name for cell in solution.cells if cell.cell_type == "code" for _, name in delivery.check_calls(cell.source)]
     assert expected and sorted(checks) == sorted(set(expected))
     for grade_id, cell in checks.items():
         assert _meta(cell)["locked"] is True and _meta(cell)["points"] >= 1

@@ -28,9 +28,7 @@ def test_closed_forms_match_numerical_derivatives():
         # And the expectation itself by quadrature on a grid.
         grid = np.linspace(mu - 10 * sigma, mu + 10 * sigma, 20001)
         density = np.exp(-0.5 * ((grid - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
-        assert np.sum(objective.f(grid) * density) * (grid[1] - grid[0]) == pytest.approx(
-            objective.expectation(mu, sigma), abs=1e-8
-        )
+        assert np.sum(objective.f(grid) * density) * (grid[1] - grid[0]) == pytest.approx(objective.expectation(mu, sigma), abs=1e-8)
 
 
 def test_quadratic_variances_match_their_closed_forms():

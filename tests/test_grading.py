@@ -43,8 +43,7 @@ def graded(tmp_path_factory):
         cell.id = f"c{i}"
     nbformat.write(bob, str(paths["bob"]))
     hal = nbformat.v4.new_notebook()  # a short notebook whose second cell hangs
-    hal.cells = [nbformat.v4.new_code_cell("from workshop import checks"),
-                 nbformat.v4.new_code_cell("import time\ntime.sleep(600)")]
+    hal.cells = [nbformat.v4.new_code_cell("from workshop import checks"), nbformat.v4.new_code_cell("import time\ntime.sleep(600)")]
     hal.metadata = _solution().metadata
     nbformat.write(hal, str(paths["hal"]))
     junk = base / "eve.ipynb"
@@ -89,8 +88,9 @@ def test_a_file_that_is_not_a_notebook_gets_one_clear_line(graded):
     eve = results["eve"]
     assert eve.status == "not a notebook" and eve.exercises == []
     assert eve.message.startswith("eve.ipynb is not a Jupyter notebook")
-    assert any(line.startswith("eve (eve.ipynb): eve.ipynb is not a Jupyter notebook")
-               for line in (out / "summary.txt").read_text().splitlines())
+    assert any(
+        line.startswith("eve (eve.ipynb): eve.ipynb is not a Jupyter notebook") for line in (out / "summary.txt").read_text().splitlines()
+    )
 
 
 def test_a_hanging_cell_times_out_and_grading_goes_on(graded):
@@ -106,7 +106,10 @@ def test_reports_in_csv_and_json(graded):
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [r["student"] for r in rows].count("bob") == 3
     assert {(r["student"], r["exercise"], r["status"]) for r in rows} >= {
-        ("ada", "kl_divergence", "not attempted"), ("bob", "gaussian_kl", "fail"), ("eve", "", "not a notebook")}
+        ("ada", "kl_divergence", "not attempted"),
+        ("bob", "gaussian_kl", "fail"),
+        ("eve", "", "not a notebook"),
+    }
     data = json.loads((out / "grades.json").read_text())
     assert [d["student"] for d in data] == ["ada", "sol", "bob", "eve", "hal"]
     assert [d["passed"] for d in data] == [0, 3, 2, 0, 0]

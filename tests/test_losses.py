@@ -1,12 +1,11 @@
 """The Keras loss terms against NumPy references; numerics at the extremes."""
 
-import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 from keras import ops
 
-from workshop import losses, probability as P
+from workshop import losses
+from workshop import probability as P
 
 
 def test_bernoulli_reconstruction_matches_numpy_reference():

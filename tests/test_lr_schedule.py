@@ -14,9 +14,29 @@ from workshop.data import SAMPLE_PATH
 
 
 def _train(out, *extra):
-    argv = ["train", "--data", str(SAMPLE_PATH), "--num-train", "256", "--hidden-units", "16", "--latent-dim", "2",
-            "--epochs", "2", "--batch-size", "64", "--eval-images", "16", "--eval-samples", "2", "--quiet",
-            "--output", str(out), *extra]
+    argv = [
+        "train",
+        "--data",
+        str(SAMPLE_PATH),
+        "--num-train",
+        "256",
+        "--hidden-units",
+        "16",
+        "--latent-dim",
+        "2",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--eval-images",
+        "16",
+        "--eval-samples",
+        "2",
+        "--quiet",
+        "--output",
+        str(out),
+        *extra,
+    ]
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         code = cli.main(argv)

@@ -32,10 +32,7 @@ def _reference_log_density(z, means, log_vars, logits):
     for row in z:
         terms = []
         for k in range(len(means)):
-            log_n = sum(
-                -0.5 * (math.log(2 * math.pi) + lv + (x - m) ** 2 / math.exp(lv))
-                for x, m, lv in zip(row, means[k], log_vars[k])
-            )
+            log_n = sum(-0.5 * (math.log(2 * math.pi) + lv + (x - m) ** 2 / math.exp(lv)) for x, m, lv in zip(row, means[k], log_vars[k]))
             terms.append(math.log(weights[k] / total) + log_n)
         top = max(terms)
         out.append(top + math.log(sum(math.exp(t - top) for t in terms)))
@@ -98,7 +95,9 @@ def test_monte_carlo_kl_matches_the_closed_form_for_a_standard_normal_component(
     exact = float(probability.kl_to_standard_normal(mean_q, log_var_q))
     assert abs(estimate - exact) < 4 * se + 1e-3, (estimate, exact, se)
     # And it is the same number the standard VAE's loss uses.
-    np.testing.assert_allclose(_np(losses.kl_standard_normal(mean_q[None].astype("float32"), log_var_q[None].astype("float32")))[0], exact, rtol=1e-5)
+    np.testing.assert_allclose(
+        _np(losses.kl_standard_normal(mean_q[None].astype("float32"), log_var_q[None].astype("float32")))[0], exact, rtol=1e-5
+    )
 
 
 def test_monte_carlo_kl_matches_the_closed_form_for_a_learned_gaussian():

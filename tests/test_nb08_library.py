@@ -5,8 +5,8 @@ import math
 import keras
 import numpy as np
 import pytest
-
 from helpers import sample_images
+
 from workshop import VAE, evaluation, losses
 
 
@@ -21,9 +21,9 @@ def _exact_log_px_1d(model, x):
     dz = grid[1] - grid[0]
     logits = np.asarray(model.decoder(grid[:, None].astype("float32"))).reshape(len(grid), 784).astype("float64")
     flat = x.reshape(len(x), 784).astype("float64")
-    log_sig = -np.logaddexp(0.0, -logits)        # log sigmoid
-    log_1m = -np.logaddexp(0.0, logits)          # log (1 - sigmoid)
-    log_px_z = flat @ log_sig.T + (1 - flat) @ log_1m.T   # (N, G)
+    log_sig = -np.logaddexp(0.0, -logits)  # log sigmoid
+    log_1m = -np.logaddexp(0.0, logits)  # log (1 - sigmoid)
+    log_px_z = flat @ log_sig.T + (1 - flat) @ log_1m.T  # (N, G)
     log_prior = -0.5 * grid**2 - 0.5 * math.log(2 * math.pi)
     return evaluation.log_mean_exp(log_px_z + log_prior, axis=1) + math.log(dz * len(grid))
 
@@ -43,9 +43,9 @@ def test_iwae_reaches_the_exact_log_likelihood_of_a_one_dimensional_model():
     exact = _exact_log_px_1d(model, x)
     curve = evaluation.iwae_curve(model, x, ks=[1, 10, 100, 2000], num_samples=4000, seed=1)
     bound = curve["bound"]
-    assert np.all(np.diff(bound, axis=1) > -0.05), bound          # grows with K (up to Monte Carlo noise)
-    assert np.all(bound[:, 0] <= exact + 1e-6)                     # K = 1: the ELBO, below log p(x)
-    np.testing.assert_allclose(bound[:, -1], exact, atol=0.05)     # K = 2000: log p(x) to 0.05 nats
+    assert np.all(np.diff(bound, axis=1) > -0.05), bound  # grows with K (up to Monte Carlo noise)
+    assert np.all(bound[:, 0] <= exact + 1e-6)  # K = 1: the ELBO, below log p(x)
+    np.testing.assert_allclose(bound[:, -1], exact, atol=0.05)  # K = 2000: log p(x) to 0.05 nats
     # K = 1 is the ELBO: the mean of the log-weights, which model.elbo estimates too
     elbo = evaluation.elbo_of_posterior(model, x, *model.encode(x), num_samples=4000, seed=2)
     np.testing.assert_allclose(bound[:, 0], elbo, atol=0.3)
@@ -58,7 +58,9 @@ def test_iwae_equals_log_px_for_every_k_when_q_is_the_exact_posterior():
     model = _small_vae(latent_dim=3)
     for layer in (model.encoder.get_layer("z_mean"), model.encoder.get_layer("z_log_var"), model.decoder.get_layer("logits")):
         kernel, bias = layer.get_weights()
-        layer.set_weights([np.zeros_like(kernel), np.linspace(-2, 2, bias.size).astype("float32") if layer.name == "logits" else np.zeros_like(bias)])
+        layer.set_weights(
+            [np.zeros_like(kernel), np.linspace(-2, 2, bias.size).astype("float32") if layer.name == "logits" else np.zeros_like(bias)]
+        )
     x = sample_images(3)
     logits = np.linspace(-2, 2, 784)
     flat = x.reshape(3, 784)
@@ -84,8 +86,8 @@ def test_per_image_optimisation_closes_the_amortisation_gap_and_leaves_the_decod
     for a, b in zip(before, model.decoder.get_weights()):
         np.testing.assert_array_equal(a, b)
     exact = _exact_log_px_1d(model, x)
-    assert np.all(gaps["elbo_optimal"] >= gaps["elbo_encoder"] - 0.1)   # q* is at least as good as the encoder's q
-    assert np.all(gaps["elbo_optimal"] <= exact + 0.1)                  # and still a lower bound
+    assert np.all(gaps["elbo_optimal"] >= gaps["elbo_encoder"] - 0.1)  # q* is at least as good as the encoder's q
+    assert np.all(gaps["elbo_optimal"] <= exact + 0.1)  # and still a lower bound
     np.testing.assert_allclose(gaps["log_px"], exact, atol=0.1)
     np.testing.assert_allclose(gaps["approximation_gap"] + gaps["amortisation_gap"], gaps["log_px"] - gaps["elbo_encoder"])
     assert np.all(gaps["amortisation_gap"] > -0.1) and np.all(gaps["approximation_gap"] > -0.1)
@@ -110,7 +112,7 @@ def test_vae_options_round_trip_and_validation(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert (loaded.kl_warmup_epochs, loaded.free_bits) == (3, 0.25)
-    assert "kl_warmup_epochs" not in VAE(latent_dim=2).get_config()   # old files stay identical
+    assert "kl_warmup_epochs" not in VAE(latent_dim=2).get_config()  # old files stay identical
     for bad in ({"kl_warmup_epochs": -1}, {"free_bits": -0.1}, {"free_bits": float("inf")}, {"free_bits": "1"}):
         with pytest.raises(ValueError, match="Expected"):
             VAE(latent_dim=2, **bad)
@@ -120,8 +122,8 @@ def test_warmup_starts_at_zero_and_reaches_beta_after_the_warmup_epochs():
     x = sample_images(64)
     model = _small_vae(latent_dim=2, kl_warmup_epochs=2)
     model.compile(jit_compile=False, steps_per_execution=1)
-    history = model.fit(x, epochs=1, batch_size=16, verbose=0)   # 4 steps: weights 0, 1/8, 2/8, 3/8
-    assert float(model.kl_weight()) == pytest.approx(0.5)        # epoch 1 starts at 1/2
+    history = model.fit(x, epochs=1, batch_size=16, verbose=0)  # 4 steps: weights 0, 1/8, 2/8, 3/8
+    assert float(model.kl_weight()) == pytest.approx(0.5)  # epoch 1 starts at 1/2
     h = history.history
     assert h["loss"][0] < h["reconstruction_loss"][0] + h["kl_loss"][0]  # the KL was down-weighted
     model.fit(x, epochs=2, batch_size=16, verbose=0)
@@ -134,7 +136,7 @@ def test_free_bits_loss_is_the_floor_when_every_kl_is_below_it():
     model.compile(jit_compile=False, steps_per_execution=1)
     h = model.fit(x, epochs=1, batch_size=32, verbose=0).history
     np.testing.assert_allclose(h["loss"][0] - h["reconstruction_loss"][0], 3 * 1000.0, rtol=1e-6)
-    assert 0 < h["kl_loss"][0] < 1000                                # the metric is the true KL
+    assert 0 < h["kl_loss"][0] < 1000  # the metric is the true KL
 
 
 def test_reference_preset_sets_defaults_that_explicit_flags_override():

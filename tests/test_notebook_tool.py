@@ -89,8 +89,7 @@ def _tidy(nb):
     (``notebooks check`` rejects other kernels and stray metadata; the build's stripping of
     them is tested on :func:`_solution_notebook` itself.)
     """
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                   "language_info": {"name": "python"}}
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}, "language_info": {"name": "python"}}
     for cell in nb.cells:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
     return nb

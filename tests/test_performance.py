@@ -31,7 +31,13 @@ def test_flops_match_a_layer_by_layer_count():
 
 def test_dense_layer_sizes_mirror_the_encoder():
     assert performance.dense_layer_sizes((512, 256), 20) == [
-        (784, 512), (512, 256), (256, 20), (256, 20), (20, 256), (256, 512), (512, 784)
+        (784, 512),
+        (512, 256),
+        (256, 20),
+        (256, 20),
+        (20, 256),
+        (256, 512),
+        (512, 784),
     ]
     with pytest.raises(ValueError, match="latent_dim"):
         performance.dense_layer_sizes((400,), 0)

@@ -38,9 +38,7 @@ def test_full_gaussian_helpers_match_diagonal_references():
     mean2, log_var2 = rng.normal(size=3), rng.normal(size=3)
     x = rng.normal(size=(6, 3))
     cov, cov2 = np.diag(np.exp(log_var)), np.diag(np.exp(log_var2))
-    np.testing.assert_allclose(
-        gaussian_log_density_full(x, mean, cov), probability.gaussian_log_density(x, mean, log_var), rtol=1e-12
-    )
+    np.testing.assert_allclose(gaussian_log_density_full(x, mean, cov), probability.gaussian_log_density(x, mean, log_var), rtol=1e-12)
     np.testing.assert_allclose(gaussian_entropy_full(cov), probability.gaussian_entropy(log_var, axis=-1), rtol=1e-12)
     np.testing.assert_allclose(
         gaussian_kl_full(mean, cov, mean2, cov2),

@@ -117,7 +117,11 @@ def test_recorded_likelihoods_belong_to_the_shipped_weights_and_are_tighter_than
     assert pretrained.recorded_likelihood("vae_mnist_z2", tmp_path) is None
 
 
-@pytest.mark.parametrize("name", [n for n in pretrained.available() if n not in SHIPPED] or [pytest.param("none", marks=pytest.mark.skip(reason="no further pretrained model shipped"))])
+@pytest.mark.parametrize(
+    "name",
+    [n for n in pretrained.available() if n not in SHIPPED]
+    or [pytest.param("none", marks=pytest.mark.skip(reason="no further pretrained model shipped"))],
+)
 def test_further_models_reproduce_their_recorded_test_elbo_on_a_subset(name, test_sets):
     # e.g. vae_mnist_reference (notebook 08): checked on the first 500 images of the recorded set
     recorded = pretrained.describe(name)["test"]

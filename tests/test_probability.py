@@ -46,7 +46,9 @@ def test_gaussian_kl_closed_form_special_cases():
     assert P.gaussian_kl(1.2, 0.3, 1.2, 0.3) == pytest.approx(0.0)
     mu, lv = np.array([0.5, -2.0, 0.0]), np.array([0.1, -1.0, 2.0])
     np.testing.assert_allclose(P.gaussian_kl(mu, lv, 0.0, 0.0, axis=-1), P.kl_to_standard_normal(mu, lv))
-    np.testing.assert_allclose(P.kl_to_standard_normal(mu, lv), sum(P.kl_to_standard_normal(mu[i : i + 1], lv[i : i + 1]) for i in range(3)))
+    np.testing.assert_allclose(
+        P.kl_to_standard_normal(mu, lv), sum(P.kl_to_standard_normal(mu[i : i + 1], lv[i : i + 1]) for i in range(3))
+    )
     # Known value: KL(N(0,1) || N(1, 4)) = log 2 + (1 + 1) / 8 - 1/2
     assert P.gaussian_kl(0.0, 0.0, 1.0, np.log(4.0)) == pytest.approx(np.log(2) + 2 / 8 - 0.5)
 
@@ -67,9 +69,7 @@ def test_bernoulli_log_likelihood_is_minus_binary_cross_entropy_and_stable():
     rng = np.random.default_rng(2)
     logits = rng.normal(size=(10, 784)) * 3
     x = (rng.random((10, 784)) < 0.3).astype(float)
-    np.testing.assert_allclose(
-        -P.bernoulli_log_likelihood(x, logits), P.binary_cross_entropy(x, P.sigmoid(logits)), rtol=1e-9
-    )
+    np.testing.assert_allclose(-P.bernoulli_log_likelihood(x, logits), P.binary_cross_entropy(x, P.sigmoid(logits)), rtol=1e-9)
     extreme = P.bernoulli_log_likelihood(np.array([1.0, 0.0, 1.0, 0.0]), np.array([100.0, -100.0, -100.0, 100.0]), axis=None)
     assert np.all(np.isfinite(extreme))
     np.testing.assert_allclose(extreme, [0.0, 0.0, -100.0, -100.0], atol=1e-12)

@@ -121,9 +121,7 @@ def browser_site(tmp_path_factory):
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         try:
             pages = {}
             for path in sorted(out.glob("*.html")):
@@ -233,7 +231,7 @@ def test_every_internal_link_resolves(browser_site):
                 assert urlparse(href).scheme in ("https", "http", "mailto"), f"{name}: odd link {href}"
                 continue
             target, fragment = urldefrag(href)
-            relative = unquote(target[len(base):]) or "index.html"
+            relative = unquote(target[len(base) :]) or "index.html"
             if relative.endswith("/"):
                 relative += "index.html"
             assert (out / relative).is_file(), f"{name}: link {link['raw']!r} -> {relative} does not exist"

@@ -17,11 +17,11 @@ from workshop.settings import fast_mode, quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
 
-from workshop.data import load_mnist  # noqa: E402
 from workshop.bayesian import BayesianDense  # noqa: E402
+from workshop.data import load_mnist  # noqa: E402
 from workshop.layers import Sampling  # noqa: E402
-from workshop.models import VAE, ConditionalVAE, build_decoder, build_encoder  # noqa: E402
 from workshop.mixture import MixturePrior, MixturePriorVAE  # noqa: E402
+from workshop.models import VAE, ConditionalVAE, build_decoder, build_encoder  # noqa: E402
 
 __version__ = "0.1.0"
 

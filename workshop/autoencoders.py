@@ -67,9 +67,7 @@ def build_encoder_decoder(code_dim, hidden_units=(256, 128), linear=False, input
     h = z
     for i, units in enumerate(reversed(hidden_units)):
         h = layers.Dense(units, activation=activation, name=f"hidden_{i}", **dense)(h)
-    output = layers.Dense(
-        input_dim, activation=None if linear else "sigmoid", name="reconstruction", **dense
-    )(h)
+    output = layers.Dense(input_dim, activation=None if linear else "sigmoid", name="reconstruction", **dense)(h)
     decoder = keras.Model(z, output, name="decoder")
     return encoder, decoder
 
@@ -181,8 +179,7 @@ def principal_angles(a, b):
     a, b = _as_matrix(a, "a"), _as_matrix(b, "b")
     if a.shape[0] != b.shape[0]:
         raise ValueError(
-            f"Expected `a` and `b` to have the same number of rows (the dimension D). "
-            f"Received: a.shape={a.shape}, b.shape={b.shape}"
+            f"Expected `a` and `b` to have the same number of rows (the dimension D). Received: a.shape={a.shape}, b.shape={b.shape}"
         )
     q_a, _ = np.linalg.qr(a)
     q_b, _ = np.linalg.qr(b)
@@ -256,10 +253,7 @@ def _squared_distance_blocks(queries, references, batch_size):
     q = _as_matrix(np.reshape(queries, (len(queries), -1)), "queries", keep_float32=True)
     r = _as_matrix(np.reshape(references, (len(references), -1)), "references", keep_float32=True)
     if q.shape[1] != r.shape[1]:
-        raise ValueError(
-            "Expected queries and references with the same number of values each. "
-            f"Received: {q.shape[1]} and {r.shape[1]}"
-        )
+        raise ValueError(f"Expected queries and references with the same number of values each. Received: {q.shape[1]} and {r.shape[1]}")
     batch_size = check_positive_int(batch_size, "batch_size")
     r_sq = np.sum(r**2, axis=1)
     for start in range(0, len(q), batch_size):
@@ -281,10 +275,7 @@ def nearest_neighbour_distances(queries, references, exclude_self=False, batch_s
         ``(distances, indices)``, each of shape (M,).
     """
     if exclude_self and len(queries) != len(references):
-        raise ValueError(
-            "Expected as many queries as references with exclude_self=True. "
-            f"Received: {len(queries)} and {len(references)}"
-        )
+        raise ValueError(f"Expected as many queries as references with exclude_self=True. Received: {len(queries)} and {len(references)}")
     distances = np.empty(len(queries))
     indices = np.empty(len(queries), dtype="int64")
     for start, sq in _squared_distance_blocks(queries, references, batch_size):

@@ -97,11 +97,7 @@ def kl_to_gaussian_prior(mean, rho, prior_std=1.0):
     """
     sigma = ops.softplus(rho)
     prior_var = float(prior_std) ** 2
-    per_weight = (
-        math.log(float(prior_std)) - ops.log(sigma)
-        + (ops.square(sigma) + ops.square(mean)) / (2.0 * prior_var)
-        - 0.5
-    )
+    per_weight = math.log(float(prior_std)) - ops.log(sigma) + (ops.square(sigma) + ops.square(mean)) / (2.0 * prior_var) - 0.5
     return ops.sum(per_weight)
 
 
@@ -113,11 +109,7 @@ def kl_log_uniform(log_alpha):
     0 as alpha -> infinity (a weight that is pure noise costs nothing) and grows
     like -0.5 log alpha as alpha -> 0.
     """
-    per_weight = (
-        SPARSE_VD_K1
-        - SPARSE_VD_K1 * ops.sigmoid(SPARSE_VD_K2 + SPARSE_VD_K3 * log_alpha)
-        + 0.5 * ops.softplus(-log_alpha)
-    )
+    per_weight = SPARSE_VD_K1 - SPARSE_VD_K1 * ops.sigmoid(SPARSE_VD_K2 + SPARSE_VD_K3 * log_alpha) + 0.5 * ops.softplus(-log_alpha)
     return ops.sum(per_weight)
 
 
@@ -157,8 +149,10 @@ def reference_kl_log_uniform(log_alpha, axis=None):
 # The layer
 # --------------------------------------------------------------------------- #
 def _positive_number(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
-        math.isfinite(float(value)) and float(value) > 0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not (math.isfinite(float(value)) and float(value) > 0)
     ):
         raise ValueError(f"Expected `{name}` to be a positive number. Received: {name}={value!r}")
     return float(value)
@@ -234,8 +228,10 @@ class BayesianDense(keras.layers.Layer):
             raise ValueError(f"Expected `units` to be a positive integer. Received: units={units!r}")
         if prior not in PRIORS:
             raise ValueError(f"Expected `prior` to be one of {PRIORS}. Received: prior={prior!r}")
-        if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float, np.integer, np.floating)) or not (
-            math.isfinite(float(kl_weight)) and float(kl_weight) >= 0
+        if (
+            isinstance(kl_weight, bool)
+            or not isinstance(kl_weight, (int, float, np.integer, np.floating))
+            or not (math.isfinite(float(kl_weight)) and float(kl_weight) >= 0)
         ):
             raise ValueError(f"Expected `kl_weight` to be a non-negative number. Received: kl_weight={kl_weight!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):

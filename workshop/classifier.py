@@ -100,9 +100,7 @@ def load_classifier(path=None):
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     digest = _sha256(weights_path)
     if digest != meta["weights"]["sha256"]:
-        raise ValueError(
-            f"{weights_path}: expected SHA-256 {meta['weights']['sha256']}. Received: {digest} (a corrupt or changed file)"
-        )
+        raise ValueError(f"{weights_path}: expected SHA-256 {meta['weights']['sha256']}. Received: {digest} (a corrupt or changed file)")
     model = build_classifier()
     with np.load(weights_path, allow_pickle=False) as archive:
         weights = [archive[f"w{i:03d}"] for i in range(len(archive.files))]
@@ -179,13 +177,7 @@ def train_classifier(x_train, y_train, epochs=5, batch_size=128, seed=0, verbose
         keep_grey = tf.random.uniform((tf.shape(images)[0], 1, 1, 1), seed=seed + 1) < 0.5
         return tf.where(keep_grey, images, binary), labels
 
-    data = (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(len(x), seed=seed)
-        .batch(batch_size)
-        .map(half_binarized)
-        .prefetch(2)
-    )
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size).map(half_binarized).prefetch(2)
     model.fit(data, epochs=epochs, verbose=verbose, shuffle=False)  # the dataset is shuffled
     return model
 
@@ -234,9 +226,17 @@ def main(argv=None):
     model = train_classifier(x_train, y_train, epochs=args.epochs, seed=args.seed, verbose=2)
     seconds = time.perf_counter() - start
     meta = _export(
-        model, x_test, y_test,
-        {"training": {"command": f"python -m workshop.classifier train --epochs {args.epochs} --seed {args.seed}",
-                      "data": info.get("source"), "num_train": int(len(x_train)), "seconds": round(seconds, 1)}},
+        model,
+        x_test,
+        y_test,
+        {
+            "training": {
+                "command": f"python -m workshop.classifier train --epochs {args.epochs} --seed {args.seed}",
+                "data": info.get("source"),
+                "num_train": int(len(x_train)),
+                "seconds": round(seconds, 1),
+            }
+        },
     )
     print(json.dumps(meta["test_accuracy"]))
     return 0

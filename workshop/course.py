@@ -15,19 +15,16 @@ def github_path(repository=None):
     """``owner/name`` of a ``https://github.com/owner/name`` address (a trailing ``.git`` dropped)."""
     address = (repository or COURSE_REPOSITORY).rstrip("/")
     prefix = "https://github.com/"
-    if not address.startswith(prefix) or address[len(prefix):].count("/") != 1:
+    if not address.startswith(prefix) or address[len(prefix) :].count("/") != 1:
         raise ValueError(f"Expected a repository address https://github.com/OWNER/NAME. Received: {address!r}")
-    path = address[len(prefix):]
+    path = address[len(prefix) :]
     return path.removesuffix(".git")
 
 
 def colab_url(notebook_name, repository=None, branch=None):
     """The Colab address that opens ``notebooks/<notebook_name>`` (always the student version)."""
     name = notebook_name.rsplit("/", 1)[-1]
-    return (
-        f"https://colab.research.google.com/github/{github_path(repository)}/blob/"
-        f"{branch or COURSE_BRANCH}/notebooks/{name}"
-    )
+    return f"https://colab.research.google.com/github/{github_path(repository)}/blob/{branch or COURSE_BRANCH}/notebooks/{name}"
 
 
 def pip_requirement(repository=None, branch=None):

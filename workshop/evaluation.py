@@ -157,9 +157,7 @@ def _check_proposal(z_mean, z_log_var, n, latent_dim):
     z_mean = np.asarray(z_mean, dtype="float32")
     z_log_var = np.asarray(z_log_var, dtype="float32")
     if z_mean.shape != (n, latent_dim) or z_log_var.shape != (n, latent_dim):
-        raise ValueError(
-            f"Expected z_mean and z_log_var of shape ({n}, {latent_dim}). Received: {z_mean.shape} and {z_log_var.shape}"
-        )
+        raise ValueError(f"Expected z_mean and z_log_var of shape ({n}, {latent_dim}). Received: {z_mean.shape} and {z_log_var.shape}")
     return z_mean, z_log_var
 
 

@@ -188,10 +188,7 @@ def record_likelihood(name, num_samples=5000, num_images=None, seed=0, directory
     started = time.perf_counter()
     elbo = model.elbo(x, num_samples=1, seed=ELBO_SEED)
     bounds = np.concatenate(
-        [
-            log_mean_exp(importance_log_weights(model, x[i : i + 100], num_samples, seed=seed + i), axis=1)
-            for i in range(0, len(x), 100)
-        ]
+        [log_mean_exp(importance_log_weights(model, x[i : i + 100], num_samples, seed=seed + i), axis=1) for i in range(0, len(x), 100)]
     )
     entry = {
         "weights_sha256": meta["weights"]["sha256"],

@@ -17,8 +17,8 @@ estimate per sample, so that the caller can average them and measure their
 spread with :func:`summarize`.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

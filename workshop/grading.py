@@ -189,7 +189,7 @@ def _student_name(path, notebook):
     if notebook and path.name == notebook:
         return path.parent.name or stem  # alice/01_probability_toolkit.ipynb -> alice
     if notebook and stem.startswith(notebook[: -len(".ipynb")]):
-        rest = stem[len(notebook) - len(".ipynb"):].strip("_- .")
+        rest = stem[len(notebook) - len(".ipynb") :].strip("_- .")
         return rest or path.parent.name or stem
     return stem
 
@@ -228,9 +228,7 @@ def _current_env_kernel_manager_class():
 
     class CurrentEnvKernelSpecManager(KernelSpecManager):
         def get_kernel_spec(self, kernel_name):
-            return self.kernel_spec_class(
-                resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict()
-            )
+            return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict())
 
     class CurrentEnvKernelManager(AsyncKernelManager):
         @default("kernel_spec_manager")
@@ -291,12 +289,22 @@ def grade_submission(path, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT
         nb = nbformat.read(str(path), as_version=4)
         nbformat.validate(nb)
     except Exception as error:  # nbformat raises several unrelated types
-        return SubmissionGrade(path.stem, str(path), "", "not a notebook",
-                               f"{path.name} is not a Jupyter notebook ({type(error).__name__}: {_one_line(error, 100)}); not graded.")
+        return SubmissionGrade(
+            path.stem,
+            str(path),
+            "",
+            "not a notebook",
+            f"{path.name} is not a Jupyter notebook ({type(error).__name__}: {_one_line(error, 100)}); not graded.",
+        )
     notebook = _identify(path, nb, course)
     if notebook is None:
-        return SubmissionGrade(path.stem, str(path), "", "unknown notebook",
-                               f"{path.name} is not one of the course notebooks ({', '.join(course) or 'none found'}); not graded.")
+        return SubmissionGrade(
+            path.stem,
+            str(path),
+            "",
+            "unknown notebook",
+            f"{path.name} is not one of the course notebooks ({', '.join(course) or 'none found'}); not graded.",
+        )
     student = _student_name(path, notebook)
     expected = expected_exercises(nbformat.read(str(course[notebook]), as_version=4))
     cells = []
@@ -329,7 +337,7 @@ def grade_submission(path, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT
             if output.get("output_type") == "stream":
                 for line in output.get("text", "").splitlines():
                     if line.startswith(_MARK):
-                        verdict = json.loads(line[len(_MARK):])
+                        verdict = json.loads(line[len(_MARK) :])
                         verdicts[verdict["checker"]] = verdict
             elif output.get("output_type") == "error" and result.status == "graded":
                 problems.append(f"a grading cell timed out or failed ({output.get('ename')})")
@@ -412,8 +420,13 @@ def add_arguments(parser):
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb", help="student notebooks to grade")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv, grades.json, summary.txt")
     parser.add_argument("--solutions", metavar="DIR", help="solution notebooks (default: <repo>/solutions)")
-    parser.add_argument("--cell-timeout", type=_positive, default=DEFAULT_CELL_TIMEOUT, metavar="S",
-                        help=f"seconds allowed per cell (default: {DEFAULT_CELL_TIMEOUT})")
+    parser.add_argument(
+        "--cell-timeout",
+        type=_positive,
+        default=DEFAULT_CELL_TIMEOUT,
+        metavar="S",
+        help=f"seconds allowed per cell (default: {DEFAULT_CELL_TIMEOUT})",
+    )
     parser.add_argument("--full", action="store_true", help="run submissions with full settings instead of fast mode")
     parser.add_argument("--no-extra", action="store_true", help="skip the instructor-only extra cases")
     return parser
@@ -421,15 +434,15 @@ def add_arguments(parser):
 
 def run_from_args(args):
     """Run ``grade`` for parsed arguments; return the exit status."""
-    grade([Path(p) for p in args.submissions], args.out, args.solutions, args.cell_timeout,
-          fast=not args.full, extra=not args.no_extra)
+    grade([Path(p) for p in args.submissions], args.out, args.solutions, args.cell_timeout, fast=not args.full, extra=not args.no_extra)
     return 0
 
 
 def cli_main(argv=None):
     """``python -m workshop.grading SUBMISSION... --out DIR`` (same as ``notebooks grade``)."""
-    parser = add_arguments(argparse.ArgumentParser(prog="python -m workshop notebooks grade",
-                                                   description="Grade submitted student notebooks."))
+    parser = add_arguments(
+        argparse.ArgumentParser(prog="python -m workshop notebooks grade", description="Grade submitted student notebooks.")
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return run_from_args(args)

@@ -42,8 +42,11 @@ def _gaussian_kl(namespace):
     mu1 = np.linspace(-3, 3, 7)[:, None]
     log_var1 = np.full((1, 5), -4.0)
     mu2, log_var2 = np.array(0.5), np.linspace(-2, 3, 5)
-    return _compare("gaussian_kl with broadcast (7, 5) arrays and small variances",
-                    fn(mu1, log_var1, mu2, log_var2), probability.gaussian_kl(mu1, log_var1, mu2, log_var2))
+    return _compare(
+        "gaussian_kl with broadcast (7, 5) arrays and small variances",
+        fn(mu1, log_var1, mu2, log_var2),
+        probability.gaussian_kl(mu1, log_var1, mu2, log_var2),
+    )
 
 
 EXTRA_CHECKS = {

@@ -86,9 +86,7 @@ def monte_carlo_kl(z, z_mean, z_log_var, log_prior):
 
 def _check_component(component, num_components):
     if isinstance(component, bool) or not isinstance(component, (int, np.integer)) or not 0 <= component < num_components:
-        raise ValueError(
-            f"Expected `component` to be an integer in [0, {num_components}). Received: component={component!r}"
-        )
+        raise ValueError(f"Expected `component` to be an integer in [0, {num_components}). Received: component={component!r}")
     return int(component)
 
 
@@ -115,7 +113,12 @@ class MixturePrior(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_components = check_positive_int(num_components, "num_components")
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float, np.floating, np.integer)) or not init_scale >= 0 or not math.isfinite(init_scale):
+        if (
+            isinstance(init_scale, bool)
+            or not isinstance(init_scale, (int, float, np.floating, np.integer))
+            or not init_scale >= 0
+            or not math.isfinite(init_scale)
+        ):
             raise ValueError(f"Expected `init_scale` to be a finite number >= 0. Received: init_scale={init_scale!r}")
         if seed is not None:
             check_positive_int(seed, "seed", minimum=0)
@@ -125,7 +128,8 @@ class MixturePrior(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
         k, d = self.num_components, self.latent_dim
         self.means = self.add_weight(
-            shape=(k, d), name="means",
+            shape=(k, d),
+            name="means",
             initializer=keras.initializers.RandomNormal(stddev=self.init_scale, seed=seed),
         )
         self.log_vars = self.add_weight(shape=(k, d), name="log_vars", initializer="zeros")
@@ -203,15 +207,21 @@ class MixturePriorVAE(VAE):
 
     def __init__(self, num_components=10, learn_weights=True, prior_init_scale=1.0, **kwargs):
         if kwargs.get("num_classes") is not None:
-            raise ValueError(f"Expected no `num_classes`: a MixturePriorVAE is unconditional. Received: num_classes={kwargs['num_classes']!r}")
+            raise ValueError(
+                f"Expected no `num_classes`: a MixturePriorVAE is unconditional. Received: num_classes={kwargs['num_classes']!r}"
+            )
         super().__init__(**kwargs)
         seed = kwargs.get("seed")
         self.num_components = check_positive_int(num_components, "num_components")
         self.learn_weights = bool(learn_weights)
         self.prior_init_scale = prior_init_scale
         self.prior = MixturePrior(
-            num_components, self.latent_dim, learn_weights=learn_weights, init_scale=prior_init_scale,
-            seed=None if seed is None else seed + 2, name="prior",
+            num_components,
+            self.latent_dim,
+            learn_weights=learn_weights,
+            init_scale=prior_init_scale,
+            seed=None if seed is None else seed + 2,
+            name="prior",
         )
         self.prior_init_scale = self.prior.init_scale
 
@@ -248,7 +258,9 @@ class MixturePriorVAE(VAE):
         if weights is not None:
             weights = np.asarray(weights, dtype="float64")
             if weights.shape != (k,) or np.any(weights <= 0) or not np.isclose(weights.sum(), 1.0, atol=1e-5):
-                raise ValueError(f"Expected positive `weights` of shape ({k},) summing to 1. Received: shape={weights.shape}, sum={weights.sum():.6g}")
+                raise ValueError(
+                    f"Expected positive `weights` of shape ({k},) summing to 1. Received: shape={weights.shape}, sum={weights.sum():.6g}"
+                )
             self.prior.logits.assign(np.log(weights).astype("float32"))
 
     def prior_parameters(self):

@@ -95,9 +95,7 @@ def build_encoder(latent_dim, architecture="mlp", hidden_units=(512, 256), num_c
     return keras.Model(inputs if num_classes is not None else image, [z_mean, z_log_var], name=name)
 
 
-def build_decoder(
-    latent_dim, architecture="mlp", hidden_units=(512, 256), num_classes=None, name="decoder", label_every_layer=False
-):
+def build_decoder(latent_dim, architecture="mlp", hidden_units=(512, 256), num_classes=None, name="decoder", label_every_layer=False):
     """Build the decoder: codes (N, latent_dim) [+ one-hot labels] -> logits (N, 28, 28, 1).
 
     The decoder mirrors the encoder (``hidden_units`` reversed for the MLP; a Dense
@@ -221,7 +219,9 @@ class VAE(keras.Model):
                 raise ValueError("Expected `num_classes` (an integer >= 2) for a ConditionalVAE. Received: num_classes=None")
             num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
         elif num_classes is not None:
-            raise ValueError(f"Expected no `num_classes` for a VAE (use ConditionalVAE to condition on labels). Received: num_classes={num_classes!r}")
+            raise ValueError(
+                f"Expected no `num_classes` for a VAE (use ConditionalVAE to condition on labels). Received: num_classes={num_classes!r}"
+            )
         self.latent_dim = latent_dim
         self.architecture = architecture
         self.hidden_units = hidden_units
@@ -233,14 +233,14 @@ class VAE(keras.Model):
         self.num_classes = num_classes
         kl_warmup_epochs = check_positive_int(kl_warmup_epochs, "kl_warmup_epochs", minimum=0)
         if isinstance(free_bits, bool) or not isinstance(free_bits, (int, float, np.floating, np.integer)) or not 0 <= free_bits < math.inf:
-            raise ValueError(f"Expected `free_bits` to be a finite number >= 0 (nats per latent dimension). Received: free_bits={free_bits!r}")
+            raise ValueError(
+                f"Expected `free_bits` to be a finite number >= 0 (nats per latent dimension). Received: free_bits={free_bits!r}"
+            )
         self.kl_warmup_epochs = kl_warmup_epochs
         self.free_bits = float(free_bits)
         self._warmup_steps = None  # kl_warmup_epochs * steps per epoch, set by fit()
         self.encoder = build_encoder(latent_dim, architecture, hidden_units, num_classes)
-        self.decoder = build_decoder(
-            latent_dim, architecture, hidden_units, num_classes, label_every_layer=self._label_every_layer
-        )
+        self.decoder = build_decoder(latent_dim, architecture, hidden_units, num_classes, label_every_layer=self._label_every_layer)
         self.sampling = Sampling(seed=seed, name="sampling")
         self.noise_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -406,7 +406,9 @@ class VAE(keras.Model):
         x = check_images(x, name)
         if self.conditional:
             if y is None:
-                raise ValueError("Expected labels for a ConditionalVAE: fit(x, labels), evaluate(x, labels), predict(x, labels=...). Received: labels=None")
+                raise ValueError(
+                    "Expected labels for a ConditionalVAE: fit(x, labels), evaluate(x, labels), predict(x, labels=...). Received: labels=None"
+                )
             y = check_labels(y, len(x), self.num_classes)
         return x, y
 
@@ -454,9 +456,7 @@ class VAE(keras.Model):
             validation_data = self._prepare_validation(validation_data)
         if self.kl_warmup_epochs:
             self._set_warmup_steps(x, kwargs)
-        return self._run_checked(
-            super().fit, x, y, validation_data=validation_data, epochs=epochs, initial_epoch=initial_epoch, **kwargs
-        )
+        return self._run_checked(super().fit, x, y, validation_data=validation_data, epochs=epochs, initial_epoch=initial_epoch, **kwargs)
 
     def _set_warmup_steps(self, x, kwargs):
         steps = kwargs.get("steps_per_epoch")
@@ -608,7 +608,7 @@ class VAE(keras.Model):
                 log_ws.append(ops.convert_to_numpy(log_px + log_pz - log_qz).astype("float64"))
             log_w = np.concatenate(log_ws, axis=1)
             m = log_w.max(axis=1, keepdims=True)
-            return (np.log(np.mean(np.exp(log_w - m), axis=1)) + m[:, 0])
+            return np.log(np.mean(np.exp(log_w - m), axis=1)) + m[:, 0]
 
         return self._batched(run, (x, condition), batch_size)
 
@@ -650,7 +650,9 @@ class ConditionalVAE(VAE):
 
     def _condition(self, labels, n):
         if labels is None:
-            raise ValueError(f"Expected `labels` for a ConditionalVAE (integers in [0, {self.num_classes}) or one-hot). Received: labels=None")
+            raise ValueError(
+                f"Expected `labels` for a ConditionalVAE (integers in [0, {self.num_classes}) or one-hot). Received: labels=None"
+            )
         return check_labels(labels, n, self.num_classes)
 
     def sample(self, n, labels=None, seed=None):

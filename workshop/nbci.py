@@ -36,8 +36,7 @@ def metadata_problems(path, nb, student=False):
     spec = nb.metadata.get("kernelspec", {})
     if spec.get("name") != KERNEL_NAME or spec.get("language", "python") != "python":
         found.append(
-            f"{path}: kernelspec must be {KERNEL_NAME!r} (Python). Received: "
-            f"name={spec.get('name')!r}, language={spec.get('language')!r}."
+            f"{path}: kernelspec must be {KERNEL_NAME!r} (Python). Received: name={spec.get('name')!r}, language={spec.get('language')!r}."
         )
     stray = sorted(set(nb.metadata) - NOTEBOOK_KEYS)
     if stray:

@@ -203,10 +203,7 @@ def _as_single_image(image, name):
     if x.shape in {(IMAGE_SIZE, IMAGE_SIZE), (IMAGE_SIZE, IMAGE_SIZE, 1), (IMAGE_SIZE * IMAGE_SIZE,)}:
         x = x[None]
     if len(x) != 1 and x.ndim in (2, 3, 4):
-        raise ValueError(
-            f"Expected {name} to be one image of shape (28, 28), (28, 28, 1) or (784,). "
-            f"Received: shape={np.shape(image)}"
-        )
+        raise ValueError(f"Expected {name} to be one image of shape (28, 28), (28, 28, 1) or (784,). Received: shape={np.shape(image)}")
     return _as_images(x, name)[0]
 
 
@@ -216,9 +213,7 @@ def _check_dims(dims, latent_dim):
     except (TypeError, ValueError):
         raise ValueError(f"Expected dims to be a pair of latent indices. Received: dims={dims!r}") from None
     if first == second or not (0 <= first < latent_dim and 0 <= second < latent_dim):
-        raise ValueError(
-            f"Expected dims to be two different indices in [0, {latent_dim}). Received: dims={tuple(dims)}"
-        )
+        raise ValueError(f"Expected dims to be two different indices in [0, {latent_dim}). Received: dims={tuple(dims)}")
     return first, second
 
 
@@ -232,8 +227,7 @@ def _decode_function(model_or_decode):
     if callable(model_or_decode):
         return model_or_decode
     raise ValueError(
-        "Expected a model with a `decode` method or a callable mapping codes to images. "
-        f"Received: {type(model_or_decode).__name__}"
+        f"Expected a model with a `decode` method or a callable mapping codes to images. Received: {type(model_or_decode).__name__}"
     )
 
 
@@ -368,9 +362,7 @@ def plot_reconstructions(originals, reconstructions=None, n=10, fig=None, model=
         reconstructions = model.reconstruct(raw)
     outputs = _as_images(reconstructions, "reconstructions")
     if len(outputs) < n:
-        raise ValueError(
-            f"Expected at least {n} reconstructions (one per input shown). Received: {len(outputs)}"
-        )
+        raise ValueError(f"Expected at least {n} reconstructions (one per input shown). Received: {len(outputs)}")
     outputs = outputs[:n]
     fig = _new_figure(fig, figsize=(max(3.0, 0.75 * n + 1.2), 1.9))
     axes = fig.subplots(2, 1)
@@ -417,9 +409,7 @@ def plot_latent_scatter(z, labels=None, ax=None, dims=(0, 1), alpha=0.6, s=4, co
     """
     codes = np.asarray(z, dtype=np.float64)
     if codes.ndim != 2 or codes.shape[1] < 2:
-        raise ValueError(
-            f"Expected codes of shape (N, d) with d >= 2 (e.g. (N, 2)). Received: shape={codes.shape}"
-        )
+        raise ValueError(f"Expected codes of shape (N, d) with d >= 2 (e.g. (N, 2)). Received: shape={codes.shape}")
     first, second = _check_dims(dims, codes.shape[1])
     ax = _new_axes(ax, figsize=(5.2, 4.4))
     points = {"s": s, "alpha": alpha, "linewidths": 0}
@@ -430,10 +420,7 @@ def plot_latent_scatter(z, labels=None, ax=None, dims=(0, 1), alpha=0.6, s=4, co
         if classes.ndim == 2:
             classes = classes.argmax(axis=1)
         if classes.ndim != 1 or len(classes) != len(codes):
-            raise ValueError(
-                f"Expected one label per code, shape ({len(codes)},). "
-                f"Received: labels shape={np.shape(labels)}"
-            )
+            raise ValueError(f"Expected one label per code, shape ({len(codes)},). Received: labels shape={np.shape(labels)}")
         if not np.issubdtype(classes.dtype, np.integer):
             if not np.all(np.mod(classes, 1) == 0):
                 raise ValueError(f"Expected integer class labels. Received: dtype={classes.dtype}")
@@ -443,14 +430,11 @@ def plot_latent_scatter(z, labels=None, ax=None, dims=(0, 1), alpha=0.6, s=4, co
         num_classes = max(10, int(classes.max()) + 1)
         cmap = DIGIT_CMAP if num_classes <= 10 else "tab20" if num_classes <= 20 else "viridis"
         norm = colors.BoundaryNorm(np.arange(num_classes + 1) - 0.5, num_classes)
-        drawn = ax.scatter(
-            codes[:, first], codes[:, second], c=classes, cmap=cmap, norm=norm, **points
-        )
+        drawn = ax.scatter(codes[:, first], codes[:, second], c=classes, cmap=cmap, norm=norm, **points)
         outline = [patheffects.withStroke(linewidth=3, foreground=BACKGROUND)]
         for label in np.unique(classes):  # the class written where its points are
             centre = np.median(codes[classes == label][:, [first, second]], axis=0)
-            ax.text(*centre, str(label), ha="center", va="center", fontsize=12, fontweight="bold",
-                    color="black", path_effects=outline)
+            ax.text(*centre, str(label), ha="center", va="center", fontsize=12, fontweight="bold", color="black", path_effects=outline)
         if colorbar:
             bar = ax.figure.colorbar(drawn, ax=ax, ticks=np.arange(num_classes))
             bar.set_label("digit")
@@ -510,9 +494,7 @@ def manifold_codes(n=20, dims=(0, 1), latent_dim=2, quantiles=(0.05, 0.95)):
     except (TypeError, ValueError):
         raise ValueError(f"Expected quantiles to be a pair of floats. Received: quantiles={quantiles!r}") from None
     if not 0.0 < low < high < 1.0:
-        raise ValueError(
-            f"Expected quantiles with 0 < low < high < 1. Received: quantiles={tuple(quantiles)}"
-        )
+        raise ValueError(f"Expected quantiles with 0 < low < high < 1. Received: quantiles={tuple(quantiles)}")
     values = _inverse_normal_cdf(np.linspace(low, high, n))
     values[np.abs(values) < 1e-12] = 0.0  # the median is 0, not -1e-17
     rows, cols = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
@@ -574,9 +556,7 @@ def plot_manifold(
     n = len(values)
     images = _as_images(decode(codes), "decoded images")
     if len(images) != n * n:
-        raise ValueError(
-            f"Expected the decoder to return {n * n} images (one per code). Received: {len(images)}"
-        )
+        raise ValueError(f"Expected the decoder to return {n * n} images (one per code). Received: {len(images)}")
     grid = image_grid(images, ncols=n, padding=0)
     ax = _new_axes(ax, figsize=(6.4, 6.0))
     ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -626,10 +606,7 @@ def interpolate(z_a, z_b, steps=10):
     start = start[0] if start.ndim == 2 and len(start) == 1 else start
     end = end[0] if end.ndim == 2 and len(end) == 1 else end
     if start.ndim != 1 or start.shape != end.shape:
-        raise ValueError(
-            "Expected two codes of the same shape (d,). "
-            f"Received: z_a shape={np.shape(z_a)}, z_b shape={np.shape(z_b)}"
-        )
+        raise ValueError(f"Expected two codes of the same shape (d,). Received: z_a shape={np.shape(z_a)}, z_b shape={np.shape(z_b)}")
     t = np.linspace(0.0, 1.0, steps)[:, None]
     return (1.0 - t) * start + t * end
 
@@ -671,9 +648,7 @@ def plot_interpolation(model, x_start, x_end, steps=10, ax=None, show_inputs=Tru
     encoded = model.encode(pair[..., None].astype(np.float32))
     z_mean = np.asarray(encoded[0] if isinstance(encoded, (tuple, list)) else encoded)
     if z_mean.ndim != 2 or len(z_mean) != 2:
-        raise ValueError(
-            f"Expected `encode` to return codes of shape (2, d). Received: shape={z_mean.shape}"
-        )
+        raise ValueError(f"Expected `encode` to return codes of shape (2, d). Received: shape={z_mean.shape}")
     codes = interpolate(z_mean[0], z_mean[1], steps).astype(np.float32)
     decoded = _as_images(model.decode(codes), "decoded images")
     if len(decoded) != steps:
@@ -693,8 +668,7 @@ def plot_interpolation(model, x_start, x_end, steps=10, ax=None, show_inputs=Tru
     framed = ", framed by the two input images" if show_inputs else ""
     return _finish(
         ax,
-        f"A strip of {steps} digits decoded at evenly spaced points on the straight line "
-        f"between the codes of two images{framed}",
+        f"A strip of {steps} digits decoded at evenly spaced points on the straight line between the codes of two images{framed}",
     )
 
 
@@ -706,10 +680,7 @@ def _history_dict(history):
     if isinstance(record, Mapping) and isinstance(record.get("history"), Mapping):
         record = record["history"]  # a JSON file that wraps the curves with metadata
     if not isinstance(record, Mapping):
-        raise ValueError(
-            "Expected a Keras History, a dict of metric lists or a path to a JSON file. "
-            f"Received: {type(history).__name__}"
-        )
+        raise ValueError(f"Expected a Keras History, a dict of metric lists or a path to a JSON file. Received: {type(history).__name__}")
     return record
 
 
@@ -743,9 +714,7 @@ def plot_history(history, fig=None, metrics=("loss", "reconstruction_loss", "kl_
         raise ValueError("Expected at least one metric to plot. Received: metrics=()")
     for name in metrics:
         if name not in record:
-            raise ValueError(
-                f"Expected metric {name!r} in the history. Received keys: {sorted(record)}"
-            )
+            raise ValueError(f"Expected metric {name!r} in the history. Received keys: {sorted(record)}")
         if len(record[name]) == 0:
             raise ValueError(f"Expected at least one epoch of {name!r}. Received: an empty list")
     fig = _new_figure(fig, figsize=(3.6 * len(metrics), 3.0))

@@ -81,8 +81,7 @@ def _describe_cell(source):
     comments = [
         line.strip().lstrip("#").strip()
         for line in source.splitlines()
-        if line.strip().startswith("#") and not line.strip().startswith("#!")
-        and "NBVAL" not in line and len(line.strip()) > 3
+        if line.strip().startswith("#") and not line.strip().startswith("#!") and "NBVAL" not in line and len(line.strip()) > 3
     ]
     titles = re.findall(r"""(?:set_title|suptitle|title)\(\s*(?:r|f)?["']([^"']+)["']""", source)
     calls = sorted(set(re.findall(r"\b(plot_\w+|imshow|hist|scatter|plot|bar)\(", source)))
@@ -118,9 +117,7 @@ def figure_alt_texts(nb, notebook_label):
         ]
         for number, (output, mime) in enumerate(figures, start=1):
             data = output["data"][mime]
-            raw = data.encode("utf-8") if mime == "image/svg+xml" else base64.b64decode(
-                data if isinstance(data, str) else "".join(data)
-            )
+            raw = data.encode("utf-8") if mime == "image/svg+xml" else base64.b64decode(data if isinstance(data, str) else "".join(data))
             alt = str(output.get("metadata", {}).get(mime, {}).get("alt", "")).strip()
             if not alt:
                 what = _describe_cell(_source(cell))

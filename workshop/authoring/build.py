@@ -8,10 +8,7 @@ from workshop.files import write_text_atomic
 
 def build_in_memory(solutions_dir):
     """{file name: student JSON text} for every solution notebook, or raise."""
-    return {
-        path.name: dumps(deliver(strip_solutions(read(path), filename=str(path)), path.name))
-        for path in solution_files(solutions_dir)
-    }
+    return {path.name: dumps(deliver(strip_solutions(read(path), filename=str(path)), path.name)) for path in solution_files(solutions_dir)}
 
 
 def build(solutions_dir=None, notebooks_dir=None):

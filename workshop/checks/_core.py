@@ -159,10 +159,7 @@ def _compare(received, expected, rtol, atol):
     """Return (equal, reason); reason names a structure or shape mismatch, else None."""
     if isinstance(expected, (tuple, list)) and not _is_numeric_sequence(expected):
         if not isinstance(received, (tuple, list)):
-            return False, (
-                f"expected a {type(expected).__name__} of {len(expected)} values, "
-                f"received {_type_name(received)}"
-            )
+            return False, (f"expected a {type(expected).__name__} of {len(expected)} values, received {_type_name(received)}")
         if len(received) != len(expected):
             return False, f"expected {len(expected)} values, received {len(received)}"
         for i, (r, e) in enumerate(zip(received, expected)):
@@ -192,8 +189,7 @@ def _compare(received, expected, rtol, atol):
             return False, f"expected a number or an array, received {_type_name(received)}"
         if rec.shape != exp.shape:
             return False, (
-                f"shape mismatch: expected shape {exp.shape}, received shape {rec.shape}"
-                " (check which axis you sum or average over)"
+                f"shape mismatch: expected shape {exp.shape}, received shape {rec.shape} (check which axis you sum or average over)"
             )
         with np.errstate(invalid="ignore"):
             return bool(np.allclose(rec, exp, rtol=rtol, atol=atol, equal_nan=True)), None
@@ -205,9 +201,7 @@ def _compare(received, expected, rtol, atol):
 
 def _is_numeric_sequence(value):
     """A plain list/tuple of numbers is one array, not a structure of outputs."""
-    return len(value) > 0 and all(
-        isinstance(v, (numbers.Number, np.generic)) and not isinstance(v, bool) for v in value
-    )
+    return len(value) > 0 and all(isinstance(v, (numbers.Number, np.generic)) and not isinstance(v, bool) for v in value)
 
 
 def _type_name(value):
@@ -240,9 +234,7 @@ def _format(value, limit=6):
             if isinstance(number, float):
                 return f"{number:.6g}"
             return repr(number)
-        text = np.array2string(
-            array.ravel()[:limit], precision=4, separator=", ", suppress_small=True
-        )
+        text = np.array2string(array.ravel()[:limit], precision=4, separator=", ", suppress_small=True)
         if array.size > limit:
             text = text[:-1] + ", ...]"
         return f"array of shape {array.shape}: {text}" if array.ndim > 1 or array.size > limit else text
@@ -263,8 +255,12 @@ def describe_difference(received, expected):
     """
     exp, rec = _to_numpy(expected), _to_numpy(received)
     if not (
-        isinstance(exp, np.ndarray) and isinstance(rec, np.ndarray) and exp.shape == rec.shape
-        and exp.dtype.kind in "biufc" and rec.dtype.kind in "biufc" and exp.size > 0
+        isinstance(exp, np.ndarray)
+        and isinstance(rec, np.ndarray)
+        and exp.shape == rec.shape
+        and exp.dtype.kind in "biufc"
+        and rec.dtype.kind in "biufc"
+        and exp.size > 0
     ):
         return ""
     with np.errstate(all="ignore"):
@@ -281,17 +277,17 @@ def describe_difference(received, expected):
             elif np.all(d[different] < 0) and different.all():
                 parts.append("every value is smaller than expected")
             elif e.size > 1:
-                parts.append(f"{int(different.sum())} of {e.size} values differ, some larger, some smaller" if
-                             (d[different] > 0).any() and (d[different] < 0).any() else
-                             f"{int(different.sum())} of {e.size} values differ")
+                parts.append(
+                    f"{int(different.sum())} of {e.size} values differ, some larger, some smaller"
+                    if (d[different] > 0).any() and (d[different] < 0).any()
+                    else f"{int(different.sum())} of {e.size} values differ"
+                )
             nonzero = np.abs(e) > 1e-12
             if nonzero.all() and e.size > 1:
                 ratio = r / e
                 if np.allclose(ratio, ratio[0], rtol=1e-4):
                     parts.append(f"received = {ratio[0]:.4g} x expected")
-            if e.size > 1 and np.allclose(d, d[0], rtol=1e-4, atol=1e-9) and not any(
-                p.startswith("received =") for p in parts
-            ):
+            if e.size > 1 and np.allclose(d, d[0], rtol=1e-4, atol=1e-9) and not any(p.startswith("received =") for p in parts):
                 parts.append(f"received = expected {'+' if d[0] >= 0 else '-'} {abs(d[0]):.4g}")
             if e.size > 1:
                 where = int(np.argmax(np.abs(d)))
@@ -458,24 +454,40 @@ def _call(fn, case):
 # Running the student's function the way `fit` runs it
 # --------------------------------------------------------------------------- #
 _SYMBOLIC_HINTS = (
-    (("cannot convert a symbolic", "__array__", "numpy() is only available", "symbolic tf.tensor",
-      "'symbolictensor' object", "to a numpy array"),
-     "a NumPy call (np.exp, np.sum, np.log, ...) or .numpy() received a symbolic tensor: "
-     "use keras.ops (ops.exp, ops.sum, ops.log, ...) instead"),
-    (("float() argument", "int() argument", "using a symbolic `tf.tensor` as a python `bool`",
-      "as a python `bool`", "is not allowed"),
-     "float(...), int(...) or a Python `if` on a tensor needs its value, which a compiled function does not "
-     "have yet: keep it a tensor (keras.ops)"),
-    (("failed to convert elements of (none", "none values not supported", "must be fully defined",
-      "unsupported operand type(s) for", "'nonetype' object cannot be interpreted"),
-     "a shape read with `x.shape[0]` is None inside a compiled function: use ops.shape(x)"),
+    (
+        (
+            "cannot convert a symbolic",
+            "__array__",
+            "numpy() is only available",
+            "symbolic tf.tensor",
+            "'symbolictensor' object",
+            "to a numpy array",
+        ),
+        "a NumPy call (np.exp, np.sum, np.log, ...) or .numpy() received a symbolic tensor: "
+        "use keras.ops (ops.exp, ops.sum, ops.log, ...) instead",
+    ),
+    (
+        ("float() argument", "int() argument", "using a symbolic `tf.tensor` as a python `bool`", "as a python `bool`", "is not allowed"),
+        "float(...), int(...) or a Python `if` on a tensor needs its value, which a compiled function does not "
+        "have yet: keep it a tensor (keras.ops)",
+    ),
+    (
+        (
+            "failed to convert elements of (none",
+            "none values not supported",
+            "must be fully defined",
+            "unsupported operand type(s) for",
+            "'nonetype' object cannot be interpreted",
+        ),
+        "a shape read with `x.shape[0]` is None inside a compiled function: use ops.shape(x)",
+    ),
 )
 
 
 def explain_symbolic_failure(error):
     """One line on why code that ran on arrays failed on the symbolic tensors of a compiled function."""
     said = str(error).lower()
-    for needles, hint in _SYMBOLIC_HINTS:
+    for needles, hint in _SYMBOLIC_HINTS:  # noqa: B007 - `hint` is read after the break
         if any(needle in said for needle in needles):
             break
     else:  # cause unknown: say where it failed and what was raised, without guessing
@@ -552,10 +564,7 @@ def _normalise_cases(cases):
         elif isinstance(case, list):
             normalised.append(tuple(case))
         else:
-            raise ValueError(
-                "Expected each case to be a tuple of positional arguments or a dict of "
-                f"keyword arguments. Received: {case!r}"
-            )
+            raise ValueError(f"Expected each case to be a tuple of positional arguments or a dict of keyword arguments. Received: {case!r}")
     return normalised
 
 
@@ -608,10 +617,12 @@ def check_function(
     details = {"cases": len(cases)}
     if not callable(student_fn):
         return _finish(
-            name, "error",
-            f"expected a function, received {_type_name(student_fn)}. Pass the function "
-            "itself, without calling it.",
-            details, verbose, strict,
+            name,
+            "error",
+            f"expected a function, received {_type_name(student_fn)}. Pass the function itself, without calling it.",
+            details,
+            verbose,
+            strict,
         )
     for index, case in enumerate(cases):
         details["case"] = index
@@ -635,9 +646,7 @@ def check_function(
                 continue
             if _equal(received, wrong, compare, rtol, atol)[0]:
                 details["hint"] = hint
-                return _finish(
-                    name, "mistake", f"{hint} (case {index + 1}: {call})", details, verbose, strict
-                )
+                return _finish(name, "mistake", f"{hint} (case {index + 1}: {call})", details, verbose, strict)
         text = f"case {index + 1} of {len(cases)}, {call}: " + _mismatch(received, expected, reason)
         return _finish(name, "wrong", text, details, verbose, strict)
     if symbolic:
@@ -652,13 +661,17 @@ def check_function(
         ok, reason = _equal(received, expected, compare, rtol, atol)
         if not ok:
             details["symbolic"] = True
-            text = ("inside a compiled function (as in `fit`) it returns something else than on arrays: "
-                    + _mismatch(received, expected, reason))
+            text = "inside a compiled function (as in `fit`) it returns something else than on arrays: " + _mismatch(
+                received, expected, reason
+            )
             return _finish(name, "wrong", text, details, verbose, strict)
     return _finish(
-        name, "passed",
+        name,
+        "passed",
         f"matches the reference on {len(cases)} case{'s' if len(cases) != 1 else ''}.",
-        details, verbose, strict,
+        details,
+        verbose,
+        strict,
     )
 
 
@@ -668,7 +681,7 @@ def report(result, verbose=True, strict=None):
     For checks made of stages: compute each stage quietly, then report the one that decides.
     """
     prefix = f"{_LABELS[result.status]} {result.name}: "
-    text = result.message[len(prefix):] if result.message.startswith(prefix) else result.message
+    text = result.message[len(prefix) :] if result.message.startswith(prefix) else result.message
     return _finish(result.name, result.status, text, result.details, verbose, strict)
 
 
@@ -700,9 +713,12 @@ def check_value(
     details = {}
     if student_value is None or student_value is Ellipsis:
         return _finish(
-            name, "not_implemented",
+            name,
+            "not_implemented",
             "compute the value and assign it to the variable, then run this cell again.",
-            details, verbose, strict,
+            details,
+            verbose,
+            strict,
         )
     ok, reason = _equal(student_value, expected, compare, rtol, atol)
     if ok:
@@ -755,4 +771,3 @@ def check_custom(name, fn, verbose=True, strict=None):
         return _finish(name, "passed", message or "all checks passed.", details, verbose, strict)
     text = message or "the result is not what was expected."
     return _finish(name, "wrong", _sentence(text), details, verbose, strict)
-

@@ -65,14 +65,17 @@ def _kl_unweighted(p, q):
 
 
 KL_MISTAKES = [
-    ("the arguments are swapped: you computed KL(q || p). The expectation is under p, "
-     "so weight log(p_k / q_k) by p_k.", _kl_reversed),
+    ("the arguments are swapped: you computed KL(q || p). The expectation is under p, so weight log(p_k / q_k) by p_k.", _kl_reversed),
     ("that is the answer in bits: use the natural log (np.log), not np.log2.", _kl_bits),
     ("the sign is flipped: KL(p || q) = sum_k p_k log(p_k / q_k) = H(p, q) - H(p), never negative.", _kl_negative),
-    ("an outcome with p_k = 0 gives 0 * log(0) = nan in NumPy. Its term is 0 (the limit of p log p): "
-     "use np.where(p > 0, ..., 0.0).", _kl_nan_at_zero),
-    ("you summed over every axis. Sum over the last axis only (axis=-1), so that a batch of "
-     "distributions gives one KL each.", _kl_all_axes),
+    (
+        "an outcome with p_k = 0 gives 0 * log(0) = nan in NumPy. Its term is 0 (the limit of p log p): use np.where(p > 0, ..., 0.0).",
+        _kl_nan_at_zero,
+    ),
+    (
+        "you summed over every axis. Sum over the last axis only (axis=-1), so that a batch of distributions gives one KL each.",
+        _kl_all_axes,
+    ),
     ("each log(p_k / q_k) must be weighted by its probability p_k before summing.", _kl_unweighted),
 ]
 
@@ -99,10 +102,13 @@ GAUSSIAN_KL_CASES = [
     (0.0, 0.0, 0.0, 0.0),  # the same Gaussian: KL = 0
     (0.5, -0.4, -1.0, 0.8),
     (1.0, 0.0, 0.0, 0.0),  # only the means differ
-    (np.array([0.3, -1.2, 2.0]), np.array([0.5, -1.0, 0.0]),
-     np.array([0.0, 0.5, -0.5]), np.array([-0.3, 0.2, 1.5])),
-    {"mu1": np.array([[0.2, -0.7], [1.5, 0.0]]), "log_var1": np.array([[-2.0, 0.3], [0.0, 1.0]]),
-     "mu2": 0.0, "log_var2": 0.0},  # to the standard normal, with broadcasting
+    (np.array([0.3, -1.2, 2.0]), np.array([0.5, -1.0, 0.0]), np.array([0.0, 0.5, -0.5]), np.array([-0.3, 0.2, 1.5])),
+    {
+        "mu1": np.array([[0.2, -0.7], [1.5, 0.0]]),
+        "log_var1": np.array([[-2.0, 0.3], [0.0, 1.0]]),
+        "mu2": 0.0,
+        "log_var2": 0.0,
+    },  # to the standard normal, with broadcasting
 ]
 
 
@@ -144,15 +150,22 @@ def _gkl_no_half(mu1, log_var1, mu2, log_var2):
 
 
 GAUSSIAN_KL_MISTAKES = [
-    ("looks like you read log_var as log(sigma). It is log(sigma^2): the variance is exp(log_var), "
-     "the standard deviation exp(log_var / 2).", _gkl_log_sigma),
-    ("the two Gaussians are swapped: you computed KL(N2 || N1). The expectation is under the first one, "
-     "so var1 and (mu1 - mu2)^2 sit over var2.", _gkl_swapped),
+    (
+        "looks like you read log_var as log(sigma). It is log(sigma^2): the variance is exp(log_var), "
+        "the standard deviation exp(log_var / 2).",
+        _gkl_log_sigma,
+    ),
+    (
+        "the two Gaussians are swapped: you computed KL(N2 || N1). The expectation is under the first one, "
+        "so var1 and (mu1 - mu2)^2 sit over var2.",
+        _gkl_swapped,
+    ),
     ("the constant -1/2 is missing (it makes KL(N || N) = 0).", _gkl_no_minus_one),
-    ("the log term should be log(sigma2 / sigma1) = (log_var2 - log_var1) / 2; "
-     "you used log(sigma2^2 / sigma1^2) without the 1/2.", _gkl_full_log_ratio),
-    ("sigma used where sigma^2 is meant: the fraction is (var1 + (mu1 - mu2)^2) / var2 with var = exp(log_var).",
-     _gkl_sigma_for_var),
+    (
+        "the log term should be log(sigma2 / sigma1) = (log_var2 - log_var1) / 2; you used log(sigma2^2 / sigma1^2) without the 1/2.",
+        _gkl_full_log_ratio,
+    ),
+    ("sigma used where sigma^2 is meant: the fraction is (var1 + (mu1 - mu2)^2) / var2 with var = exp(log_var).", _gkl_sigma_for_var),
     ("the log term has the wrong sign: it is log(sigma2 / sigma1), the second over the first.", _gkl_log_sign),
     ("the overall factor 1/2 is missing.", _gkl_no_half),
 ]
@@ -185,8 +198,14 @@ def _mc_cases():
         # Different variances, so that KL(N1 || N2) and KL(N2 || N1) differ.
         (np.array([0.5]), np.array([-1.0]), np.array([-0.5]), np.array([0.7]), n, np.random.default_rng(101)),
         (np.array([0.0]), np.array([0.0]), np.array([1.0]), np.array([0.0]), n, np.random.default_rng(102)),
-        (np.array([0.3, -1.0, 0.8]), np.array([-0.5, 0.4, 0.0]),
-         np.array([1.0, 0.5, 0.0]), np.array([0.2, -0.3, 1.0]), n, np.random.default_rng(103)),
+        (
+            np.array([0.3, -1.0, 0.8]),
+            np.array([-0.5, 0.4, 0.0]),
+            np.array([1.0, 0.5, 0.0]),
+            np.array([0.2, -0.3, 1.0]),
+            n,
+            np.random.default_rng(103),
+        ),
     ]
 
 
@@ -195,8 +214,7 @@ def _mc_reference(mu1, log_var1, mu2, log_var2, num_samples, rng):
 
 
 def _log_ratio(z, mu1, log_var1, mu2, log_var2, axis=-1):
-    return (probability.gaussian_log_density(z, mu1, log_var1, axis=axis)
-            - probability.gaussian_log_density(z, mu2, log_var2, axis=axis))
+    return probability.gaussian_log_density(z, mu1, log_var1, axis=axis) - probability.gaussian_log_density(z, mu2, log_var2, axis=axis)
 
 
 def _draw(mu, std, num_samples, rng):
@@ -231,15 +249,18 @@ def _mc_per_dimension(mu1, log_var1, mu2, log_var2, num_samples, rng):
 
 
 MC_MISTAKES = [
-    ("the second number should be the standard error of the mean, std / sqrt(num_samples), "
-     "not the standard deviation of the terms.", _mc_std_not_se),
+    (
+        "the second number should be the standard error of the mean, std / sqrt(num_samples), not the standard deviation of the terms.",
+        _mc_std_not_se,
+    ),
     ("the sign is flipped: average log p(z) - log q(z) over z ~ p (the first Gaussian), not log q - log p.", _mc_sign),
-    ("the samples must come from the first Gaussian N(mu1, var1): KL(p || q) is an expectation under p.",
-     _mc_sample_from_q),
-    ("the standard deviation is exp(log_var / 2), not exp(log_var): draw z = mu1 + exp(0.5 * log_var1) * eps.",
-     _mc_log_var_as_std),
-    ("sum the log-density ratio over the dimensions (axis=-1) before averaging over samples: "
-     "the KL of a diagonal Gaussian is one number.", _mc_per_dimension),
+    ("the samples must come from the first Gaussian N(mu1, var1): KL(p || q) is an expectation under p.", _mc_sample_from_q),
+    ("the standard deviation is exp(log_var / 2), not exp(log_var): draw z = mu1 + exp(0.5 * log_var1) * eps.", _mc_log_var_as_std),
+    (
+        "sum the log-density ratio over the dimensions (axis=-1) before averaging over samples: "
+        "the KL of a diagonal Gaussian is one number.",
+        _mc_per_dimension,
+    ),
 ]
 
 

@@ -89,16 +89,23 @@ def _angles_unclipped(a, b):
 
 
 ANGLE_MISTAKES = [
-    ("columns of length 1 are not enough: they must also be orthogonal to each other. Use np.linalg.qr.",
-     _angles_normalised_only),
-    ("orthonormalise both bases first (q, _ = np.linalg.qr(a)): the singular values of a.T @ b are "
-     "cosines only when the columns are orthonormal.", _angles_no_qr),
+    ("columns of length 1 are not enough: they must also be orthogonal to each other. Use np.linalg.qr.", _angles_normalised_only),
+    (
+        "orthonormalise both bases first (q, _ = np.linalg.qr(a)): the singular values of a.T @ b are "
+        "cosines only when the columns are orthonormal.",
+        _angles_no_qr,
+    ),
     ("those are radians: convert with np.degrees.", _angles_radians),
     ("those are the cosines of the angles (the singular values): take np.arccos, then np.degrees.", _angles_cosines),
-    ("return the angles smallest first: np.arccos reverses the order of the singular values, "
-     "which np.linalg.svd returns largest first.", _angles_descending),
-    ("for two coinciding subspaces rounding gives cosines like 1.0000000000000002, and np.arccos of that is nan: "
-     "clip the singular values to [-1, 1] (np.clip) before np.arccos.", _angles_unclipped),
+    (
+        "return the angles smallest first: np.arccos reverses the order of the singular values, which np.linalg.svd returns largest first.",
+        _angles_descending,
+    ),
+    (
+        "for two coinciding subspaces rounding gives cosines like 1.0000000000000002, and np.arccos of that is nan: "
+        "clip the singular values to [-1, 1] (np.clip) before np.arccos.",
+        _angles_unclipped,
+    ),
 ]
 
 
@@ -181,13 +188,14 @@ def _mse_root(image, shift, noise_std, rng):
 
 
 SHIFT_MISTAKES = [
-    ("np.roll wraps the pixels that leave the right edge around to the left. Shift with zeros coming in "
-     "instead (np.zeros_like, then copy image[:, :-shift] into shifted[:, shift:]).", _mse_roll),
+    (
+        "np.roll wraps the pixels that leave the right edge around to the left. Shift with zeros coming in "
+        "instead (np.zeros_like, then copy image[:, :-shift] into shifted[:, shift:]).",
+        _mse_roll,
+    ),
     ("you shifted along the rows (down). Shift along axis 1, the columns, to move the digit right.", _mse_rows),
-    ("clip the noisy image to [0, 1] (np.clip) before comparing: pixel values outside [0, 1] are not an image.",
-     _mse_no_clip),
-    ("noise_std is the standard deviation: multiply the standard normal draws by noise_std, not noise_std**2.",
-     _mse_variance_as_std),
+    ("clip the noisy image to [0, 1] (np.clip) before comparing: pixel values outside [0, 1] are not an image.", _mse_no_clip),
+    ("noise_std is the standard deviation: multiply the standard normal draws by noise_std, not noise_std**2.", _mse_variance_as_std),
     ("that is the sum over pixels: the mean squared error averages over the 784 pixels (np.mean).", _mse_sum),
     ("that is the root of the mean squared error: leave out np.sqrt.", _mse_root),
 ]
@@ -322,8 +330,9 @@ def _compare_models(received, expected):
     return True, None
 
 
-def _build(code_dim, hidden_units, hidden_activation="relu", code_activation=None,
-           output_activation="sigmoid", reverse=True, image_output=False):
+def _build(
+    code_dim, hidden_units, hidden_activation="relu", code_activation=None, output_activation="sigmoid", reverse=True, image_output=False
+):
     import keras
     from keras import layers
 
@@ -334,7 +343,7 @@ def _build(code_dim, hidden_units, hidden_activation="relu", code_activation=Non
     encoder = keras.Model(x, layers.Dense(code_dim, activation=code_activation)(h), name="encoder")
     z = keras.Input(shape=(code_dim,))
     h = z
-    for units in (reversed(hidden_units) if reverse else hidden_units):
+    for units in reversed(hidden_units) if reverse else hidden_units:
         h = layers.Dense(units, activation=hidden_activation)(h)
     out = layers.Dense(784, activation=output_activation)(h)
     if image_output:
@@ -375,18 +384,18 @@ def _sigmoid_hidden(code_dim, hidden_units):
 
 
 ENCODER_DECODER_MISTAKES = [
-    ("the code layer should have no activation: with a ReLU every code is >= 0 and half of the code space is wasted.",
-     _relu_code),
+    ("the code layer should have no activation: with a ReLU every code is >= 0 and half of the code space is wasted.", _relu_code),
     ("end the decoder with Dense(784, activation='sigmoid'), so that every pixel lies in [0, 1].", _no_sigmoid),
     ("the decoder mirrors the encoder: its hidden layers use reversed(hidden_units).", _not_reversed),
-    ("the hidden layers need activation='relu': without it the whole encoder is one linear map.",
-     _no_hidden_activation),
+    ("the hidden layers need activation='relu': without it the whole encoder is one linear map.", _no_hidden_activation),
     ("return flat images of shape (None, 784), the shape the encoder takes, not (None, 28, 28, 1).", _image_output),
-    ("softmax makes the 784 pixels of an image compete for one unit of probability (they sum to 1): each pixel "
-     "is its own probability, so end the decoder with activation='sigmoid'.", _softmax_output),
+    (
+        "softmax makes the 784 pixels of an image compete for one unit of probability (they sum to 1): each pixel "
+        "is its own probability, so end the decoder with activation='sigmoid'.",
+        _softmax_output,
+    ),
     ("the code layer should have no activation: tanh squeezes every code into [-1, 1].", _tanh_code),
-    ("the hidden layers should use activation='relu', not sigmoid (sigmoid units saturate and learn slowly).",
-     _sigmoid_hidden),
+    ("the hidden layers should use activation='relu', not sigmoid (sigmoid units saturate and learn slowly).", _sigmoid_hidden),
 ]
 
 

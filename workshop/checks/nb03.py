@@ -92,8 +92,7 @@ ELBO_MISTAKES = [
     ),
     ("the KL term has the wrong sign: ELBO = reconstruction - KL(q || p(z)).", _elbo_plus_kl),
     (
-        "the spread term uses the standard deviation exp(q_log_var / 2) where the variance "
-        "exp(q_log_var) belongs.",
+        "the spread term uses the standard deviation exp(q_log_var / 2) where the variance exp(q_log_var) belongs.",
         _elbo_std_as_var,
     ),
     (
@@ -178,8 +177,7 @@ PRIOR_MISTAKES = [
     ),
     ("this is log of the sum; the mean needs - log K (K = number of samples).", _log_sum_exp),
     (
-        "you averaged p(x, z) = p(x | z) p(z); the z are already drawn from p(z), so average "
-        "p(x | z) alone.",
+        "you averaged p(x, z) = p(x | z) p(z); the z are already drawn from p(z), so average p(x | z) alone.",
         _joint,
     ),
 ]

@@ -122,10 +122,7 @@ def _compare_statistics(received, expected):
     if np.any(np.abs(received["mean"] - expected["mean"]) > tolerance):
         return False, f"the samples have mean {_fmt(received['mean'])} per dimension, expected about {_fmt(expected['mean'])}"
     if np.any(np.abs(received["std"] - expected["std"]) > 0.03 * expected["std"] + 1e-6):
-        return False, (
-            f"the samples have standard deviation {_fmt(received['std'])} per dimension, "
-            f"expected about {_fmt(expected['std'])}"
-        )
+        return False, (f"the samples have standard deviation {_fmt(received['std'])} per dimension, expected about {_fmt(expected['std'])}")
     if (received["grad_mean"] is None) != (expected["grad_mean"] is None) or (
         received["grad_mean"] is not None and abs(received["grad_mean"] - expected["grad_mean"]) > 1e-4
     ):
@@ -134,8 +131,7 @@ def _compare_statistics(received, expected):
         received["grad_log_var"] is not None and abs(received["grad_log_var"] - expected["grad_log_var"]) > 1e-3
     ):
         return False, (
-            f"d z / d z_log_var is {received['grad_log_var']:.3g} * (z - z_mean), expected "
-            f"{expected['grad_log_var']:.3g} * (z - z_mean)"
+            f"d z / d z_log_var is {received['grad_log_var']:.3g} * (z - z_mean), expected {expected['grad_log_var']:.3g} * (z - z_mean)"
         )
     if "correlation" in expected:
         r, i, j = received["correlation"]
@@ -196,8 +192,7 @@ def _mistake_classes():
 
 SAMPLING_HINTS = {
     "std_from_variance": (
-        "the noise is scaled by exp(z_log_var), the variance; the standard deviation is "
-        "exp(z_log_var / 2) = exp(0.5 * z_log_var)."
+        "the noise is scaled by exp(z_log_var), the variance; the standard deviation is exp(z_log_var / 2) = exp(0.5 * z_log_var)."
     ),
     "no_mean": "z = exp(z_log_var / 2) * eps is missing the mean: add z_mean.",
     "fixed_seed": (
@@ -325,8 +320,7 @@ PATHWISE_MISTAKES = [
     ("f' is evaluated at mu only; evaluate it at each sample z = mu + sigma * eps.", lambda df, eps, mu, sigma: df(mu) * np.ones_like(eps)),
     ("sign error: dz/dmu = +1, so the estimate is +f'(z).", lambda df, eps, mu, sigma: -df(mu + sigma * eps)),
     (
-        "drop the factor sigma: for z = mu + sigma * eps the chain rule gives dz/dmu = 1, "
-        "so the estimate is f'(z) itself.",
+        "drop the factor sigma: for z = mu + sigma * eps the chain rule gives dz/dmu = 1, so the estimate is f'(z) itself.",
         lambda df, eps, mu, sigma: df(mu + sigma * eps) * sigma,
     ),
     (

@@ -100,16 +100,12 @@ def _kl_terms(z_mean, z_log_var):
 
 KL_MISTAKES = [
     (
-        "looks like you treated z_log_var as log(sigma): it is log(sigma^2), so the variance is "
-        "exp(z_log_var), not exp(2 * z_log_var).",
-        lambda z_mean, z_log_var: 0.5
-        * _ops().sum(_ops().exp(2.0 * z_log_var) + _ops().square(z_mean) - 1.0 - 2.0 * z_log_var, axis=-1),
+        "looks like you treated z_log_var as log(sigma): it is log(sigma^2), so the variance is exp(z_log_var), not exp(2 * z_log_var).",
+        lambda z_mean, z_log_var: 0.5 * _ops().sum(_ops().exp(2.0 * z_log_var) + _ops().square(z_mean) - 1.0 - 2.0 * z_log_var, axis=-1),
     ),
     (
-        "you averaged over the latent dimensions: the KL of independent dimensions is their SUM "
-        "(use ops.sum(..., axis=-1)).",
-        lambda z_mean, z_log_var: 0.5
-        * _ops().mean(_ops().exp(z_log_var) + _ops().square(z_mean) - 1.0 - z_log_var, axis=-1),
+        "you averaged over the latent dimensions: the KL of independent dimensions is their SUM (use ops.sum(..., axis=-1)).",
+        lambda z_mean, z_log_var: 0.5 * _ops().mean(_ops().exp(z_log_var) + _ops().square(z_mean) - 1.0 - z_log_var, axis=-1),
     ),
     (
         "the factor 1/2 in front of the sum is missing.",
@@ -120,10 +116,8 @@ KL_MISTAKES = [
         lambda z_mean, z_log_var: 0.5 * _ops().sum(_ops().exp(z_log_var) + _ops().square(z_mean) - z_log_var, axis=-1),
     ),
     (
-        "the sign of the log-variance term is flipped: it is -log(sigma^2), because the KL is "
-        "smallest at sigma^2 = 1.",
-        lambda z_mean, z_log_var: 0.5
-        * _ops().sum(_ops().exp(z_log_var) + _ops().square(z_mean) - 1.0 + z_log_var, axis=-1),
+        "the sign of the log-variance term is flipped: it is -log(sigma^2), because the KL is smallest at sigma^2 = 1.",
+        lambda z_mean, z_log_var: 0.5 * _ops().sum(_ops().exp(z_log_var) + _ops().square(z_mean) - 1.0 + z_log_var, axis=-1),
     ),
 ]
 
@@ -140,8 +134,16 @@ def check_kl_to_standard_normal(student_fn, verbose=True, strict=None):
         A :class:`workshop.checks.CheckResult`.
     """
     return check_function(
-        "kl_to_standard_normal", student_fn, _kl_reference, _kl_cases(), mistakes=KL_MISTAKES,
-        rtol=1e-4, atol=1e-5, verbose=verbose, strict=strict, symbolic=True,
+        "kl_to_standard_normal",
+        student_fn,
+        _kl_reference,
+        _kl_cases(),
+        mistakes=KL_MISTAKES,
+        rtol=1e-4,
+        atol=1e-5,
+        verbose=verbose,
+        strict=strict,
+        symbolic=True,
     )
 
 
@@ -241,8 +243,15 @@ def check_bernoulli_nll_from_logits(student_fn, verbose=True, strict=None):
         A :class:`workshop.checks.CheckResult`.
     """
     return check_function(
-        "bernoulli_nll_from_logits", student_fn, _nll_reference, _nll_cases(), mistakes=NLL_MISTAKES,
-        compare=_finite_aware_compare(rtol=1e-4, atol=1e-4), verbose=verbose, strict=strict, symbolic=True,
+        "bernoulli_nll_from_logits",
+        student_fn,
+        _nll_reference,
+        _nll_cases(),
+        mistakes=NLL_MISTAKES,
+        compare=_finite_aware_compare(rtol=1e-4, atol=1e-4),
+        verbose=verbose,
+        strict=strict,
+        symbolic=True,
     )
 
 
@@ -270,8 +279,7 @@ def _reparameterize_cases():
 
 REPARAMETERIZE_MISTAKES = [
     (
-        "exp(z_log_var) is the variance sigma^2; the noise is scaled by the standard deviation "
-        "sigma = exp(z_log_var / 2).",
+        "exp(z_log_var) is the variance sigma^2; the noise is scaled by the standard deviation sigma = exp(z_log_var / 2).",
         lambda z_mean, z_log_var, eps: z_mean + _ops().exp(z_log_var) * eps,
     ),
     (
@@ -279,8 +287,7 @@ REPARAMETERIZE_MISTAKES = [
         lambda z_mean, z_log_var, eps: _ops().exp(0.5 * z_log_var) * eps,
     ),
     (
-        "z_log_var is a log-variance, not a standard deviation: exponentiate it, "
-        "sigma = exp(z_log_var / 2).",
+        "z_log_var is a log-variance, not a standard deviation: exponentiate it, sigma = exp(z_log_var / 2).",
         lambda z_mean, z_log_var, eps: z_mean + z_log_var * eps,
     ),
     (
@@ -301,8 +308,16 @@ def check_reparameterize(student_fn, verbose=True, strict=None):
         A :class:`workshop.checks.CheckResult`.
     """
     return check_function(
-        "reparameterize", student_fn, _reparameterize_reference, _reparameterize_cases(),
-        mistakes=REPARAMETERIZE_MISTAKES, rtol=1e-5, atol=1e-5, verbose=verbose, strict=strict, symbolic=True,
+        "reparameterize",
+        student_fn,
+        _reparameterize_reference,
+        _reparameterize_cases(),
+        mistakes=REPARAMETERIZE_MISTAKES,
+        rtol=1e-5,
+        atol=1e-5,
+        verbose=verbose,
+        strict=strict,
+        symbolic=True,
     )
 
 
@@ -473,16 +488,15 @@ def _compare_metrics(received, expected):
                     return False, f"the returned {name} is {_type_text(got)}, expected one number (a scalar tensor)"
                 got = float(got)
                 how = f"{got / value:.4g} x the reference's" if value != 0 else f"{got - value:+.4g}"
-                return False, (f"the returned {name} is {got:.4f}, the reference's is {value:.4f} "
-                               f"({'higher' if got > value else 'lower'}: {how})")
+                return False, (
+                    f"the returned {name} is {got:.4f}, the reference's is {value:.4f} ({'higher' if got > value else 'lower'}: {how})"
+                )
     if "trackers" in expected:
         for name, value in expected["trackers"].items():
             got = received["trackers"].get(name)
             if got is None or not np.isclose(got, value, rtol=1e-4, atol=1e-3):
                 shown = "nothing" if got is None else f"{got:.4f}"
-                return False, (
-                    f"the metric tracker '{name}' holds {shown} after the step, the reference's holds {value:.4f}"
-                )
+                return False, (f"the metric tracker '{name}' holds {shown} after the step, the reference's holds {value:.4f}")
     return True, None
 
 
@@ -575,8 +589,7 @@ TRAIN_STEP_MISTAKES = [
         lambda beta: _only(_variant_step(beta, reconstruction="mean"), "updates"),
     ),
     (
-        "the step went uphill: minimise the NEGATIVE ELBO, reconstruction_loss + self.beta * kl_loss "
-        "(both >= 0), not the ELBO.",
+        "the step went uphill: minimise the NEGATIVE ELBO, reconstruction_loss + self.beta * kl_loss (both >= 0), not the ELBO.",
         lambda beta: _only(_variant_step(beta, sign=-1.0), "updates"),
     ),
     (
@@ -630,8 +643,7 @@ def _fit_run(student_class, steps=2, batch_size=8):
 
     model = student_class(beta=0.5, **_STEP_ARGS)
     model.set_weights(_initial_weights(model))
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=_STEP_LEARNING_RATE), jit_compile=False,
-                  steps_per_execution=1)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=_STEP_LEARNING_RATE), jit_compile=False, steps_per_execution=1)
     x = _check_batch(steps * batch_size)
     try:
         with quiet():
@@ -643,8 +655,9 @@ def _fit_run(student_class, steps=2, batch_size=8):
                 "inside `fit`, train_step computed no loss to differentiate: `super().train_step(data)` runs "
                 "Keras's default step, which knows nothing of the ELBO; compute the loss yourself under the tape"
             ) from None
-        raise FitFailed(explain_symbolic_failure(error).replace(
-            "it works on arrays but fails", "one step works eagerly but train_step fails", 1)) from None
+        raise FitFailed(
+            explain_symbolic_failure(error).replace("it works on arrays but fails", "one step works eagerly but train_step fails", 1)
+        ) from None
     logs = {k: v[-1] for k, v in history.history.items()}
     missing = [name for name in METRIC_NAMES if name not in logs]
     if missing:
@@ -660,9 +673,8 @@ def _as_step_function(student_class):
 
     if not (isinstance(student_class, type) and issubclass(student_class, VAE)):
         shown = student_class.__name__ if isinstance(student_class, type) else type(student_class).__name__
-        raise TypeError(
-            f"Expected the class StudentVAE (a subclass of workshop.VAE), not an instance or a function. Received: {shown}"
-        )
+        raise TypeError(f"Expected the class StudentVAE (a subclass of workshop.VAE), not an instance or a function. Received: {shown}")
+
     def step(beta):
         with _package_step_forbidden():
             return _one_step(student_class, beta)
@@ -703,17 +715,23 @@ def check_train_step(student_class, verbose=True, strict=None):
             raise NotImplementedError("Exercise StudentVAE.train_step: override train_step.")
 
     result = check_function(
-        "train_step", student_fn, _reference_step, [{"beta": 1.0}, {"beta": 0.5}],
-        mistakes=TRAIN_STEP_MISTAKES, compare=_compare_steps, verbose=False, strict=False,
+        "train_step",
+        student_fn,
+        _reference_step,
+        [{"beta": 1.0}, {"beta": 0.5}],
+        mistakes=TRAIN_STEP_MISTAKES,
+        compare=_compare_steps,
+        verbose=False,
+        strict=False,
     )
     if result.passed:
         try:
             with _package_step_forbidden():
                 _fit_run(student_class)
         except FitFailed as error:
-            return check_custom("train_step", lambda: (False, str(error)), verbose=verbose, strict=strict)
+            return check_custom("train_step", lambda error=error: (False, str(error)), verbose=verbose, strict=strict)
         except NotImplementedError as error:
-            return check_custom("train_step", lambda: (_ for _ in ()).throw(error), verbose=verbose, strict=strict)
+            return check_custom("train_step", lambda error=error: (_ for _ in ()).throw(error), verbose=verbose, strict=strict)
         except Exception as error:  # noqa: BLE001 - reported as one line
-            return check_custom("train_step", lambda: (_ for _ in ()).throw(error), verbose=verbose, strict=strict)
+            return check_custom("train_step", lambda error=error: (_ for _ in ()).throw(error), verbose=verbose, strict=strict)
     return report(result, verbose, strict)

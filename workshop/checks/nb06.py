@@ -50,13 +50,11 @@ def _constant(x, sigma):
 
 _GAUSSIAN_NLL_MISTAKES = [
     (
-        "the squared error is not divided by 2 sigma^2: the scale 1 / (2 sigma^2) in front of "
-        "||x - mean||^2 is missing.",
+        "the squared error is not divided by 2 sigma^2: the scale 1 / (2 sigma^2) in front of ||x - mean||^2 is missing.",
         lambda x, mean, sigma: _squared_error(x, mean) + _constant(x, sigma),
     ),
     (
-        "looks like you divided by 2 sigma where 2 sigma^2 is meant (sigma is a standard "
-        "deviation; the variance is sigma^2).",
+        "looks like you divided by 2 sigma where 2 sigma^2 is meant (sigma is a standard deviation; the variance is sigma^2).",
         lambda x, mean, sigma: _squared_error(x, mean) / (2 * sigma) + _constant(x, sigma),
     ),
     (
@@ -67,22 +65,19 @@ _GAUSSIAN_NLL_MISTAKES = [
     (
         "looks like you averaged over the pixels: the pixels are independent, so their "
         "log-densities add up (sum over pixels, one number per image).",
-        lambda x, mean, sigma: (_squared_error(x, mean) / (2 * sigma**2) + _constant(x, sigma))
-        / _per_image(x).shape[1],
+        lambda x, mean, sigma: (_squared_error(x, mean) / (2 * sigma**2) + _constant(x, sigma)) / _per_image(x).shape[1],
     ),
     (
         "the constant uses log(sigma^2) where log(sigma) is meant: the density of one pixel is "
         "divided by sigma * sqrt(2 pi), not sigma^2 * sqrt(2 pi).",
-        lambda x, mean, sigma: _squared_error(x, mean) / (2 * sigma**2)
-        + _per_image(x).shape[1] * (2 * math.log(sigma) + 0.5 * _LOG_2PI),
+        lambda x, mean, sigma: _squared_error(x, mean) / (2 * sigma**2) + _per_image(x).shape[1] * (2 * math.log(sigma) + 0.5 * _LOG_2PI),
     ),
     (
         "the sign is flipped: you returned log p(x | z); the exercise asks for -log p(x | z).",
         lambda x, mean, sigma: -reference_gaussian_nll(x, mean, sigma),
     ),
     (
-        "one value for the whole batch: return one number per image (sum over the pixels of "
-        "each image, not over the batch).",
+        "one value for the whole batch: return one number per image (sum over the pixels of each image, not over the batch).",
         lambda x, mean, sigma: np.sum(reference_gaussian_nll(x, mean, sigma)),
     ),
 ]
@@ -137,13 +132,11 @@ def reference_sharpness(images):
 
 _SHARPNESS_MISTAKES = [
     (
-        "the absolute value is missing: without it, pixels darker and brighter than 0.5 cancel "
-        "out. Use |x - 0.5|.",
+        "the absolute value is missing: without it, pixels darker and brighter than 0.5 cancel out. Use |x - 0.5|.",
         lambda images: 2.0 * np.mean(_per_image(images) - 0.5, axis=-1),
     ),
     (
-        "the factor 2 is missing: mean |x - 0.5| is at most 0.5; doubling it puts a "
-        "black-and-white image at 1.",
+        "the factor 2 is missing: mean |x - 0.5| is at most 0.5; doubling it puts a black-and-white image at 1.",
         lambda images: np.mean(np.abs(_per_image(images) - 0.5), axis=-1),
     ),
     (
@@ -151,8 +144,7 @@ _SHARPNESS_MISTAKES = [
         lambda images: 2.0 * np.mean((_per_image(images) - 0.5) ** 2, axis=-1),
     ),
     (
-        "one value for the whole batch: average over the pixels of each image and return one "
-        "number per image, shape (N,).",
+        "one value for the whole batch: average over the pixels of each image and return one number per image, shape (N,).",
         lambda images: 2.0 * np.mean(np.abs(np.asarray(images, dtype=np.float64) - 0.5)),
     ),
 ]
@@ -198,13 +190,11 @@ def reference_beta_for_sigma(sigma):
 
 _BETA_MISTAKES = [
     (
-        "looks like you used sigma where sigma^2 is meant: multiply the loss by 2 sigma^2 and "
-        "read off the weight of the KL term.",
+        "looks like you used sigma where sigma^2 is meant: multiply the loss by 2 sigma^2 and read off the weight of the KL term.",
         lambda sigma: 2.0 * np.asarray(sigma, dtype=np.float64),
     ),
     (
-        "the factor 2 is missing: the squared error is divided by 2 sigma^2, so the loss is "
-        "multiplied by 2 sigma^2, not sigma^2.",
+        "the factor 2 is missing: the squared error is divided by 2 sigma^2, so the loss is multiplied by 2 sigma^2, not sigma^2.",
         lambda sigma: np.asarray(sigma, dtype=np.float64) ** 2,
     ),
     (

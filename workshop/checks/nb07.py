@@ -37,18 +37,15 @@ def reference_one_hot(labels, num_classes):
 
 _ONE_HOT_MISTAKES = [
     (
-        "the result is transposed: put one row per label (shape (N, num_classes)), not one row "
-        "per class.",
+        "the result is transposed: put one row per label (shape (N, num_classes)), not one row per class.",
         lambda labels, num_classes: reference_one_hot(labels, num_classes).T,
     ),
     (
-        "the 1 sits one column to the left: labels start at 0, so label k sets column k "
-        "(no `- 1`).",
+        "the 1 sits one column to the left: labels start at 0, so label k sets column k (no `- 1`).",
         lambda labels, num_classes: np.eye(num_classes)[np.asarray(labels) - 1],
     ),
     (
-        "the number of columns must be `num_classes`, not `max(labels) + 1`: a batch need not "
-        "contain the largest class.",
+        "the number of columns must be `num_classes`, not `max(labels) + 1`: a batch need not contain the largest class.",
         lambda labels, num_classes: np.eye(int(np.max(labels)) + 1)[np.asarray(labels)],
     ),
 ]
@@ -71,8 +68,13 @@ def check_one_hot(student_fn, verbose=True, strict=None):
         {"labels": np.array([1]), "num_classes": 2},
     ]
     return check_function(
-        "one_hot", student_fn, reference_one_hot, cases, mistakes=_ONE_HOT_MISTAKES,
-        verbose=verbose, strict=strict,
+        "one_hot",
+        student_fn,
+        reference_one_hot,
+        cases,
+        mistakes=_ONE_HOT_MISTAKES,
+        verbose=verbose,
+        strict=strict,
     )
 
 
@@ -87,11 +89,8 @@ def reference_decoder_input(z, labels, num_classes):
 
 _DECODER_INPUT_MISTAKES = [
     (
-        "the two parts are in the wrong order: the decoder expects the code first, then the "
-        "one-hot label, [z, y].",
-        lambda z, labels, num_classes: np.concatenate(
-            [reference_one_hot(labels, num_classes), np.asarray(z, dtype=np.float32)], axis=1
-        ),
+        "the two parts are in the wrong order: the decoder expects the code first, then the one-hot label, [z, y].",
+        lambda z, labels, num_classes: np.concatenate([reference_one_hot(labels, num_classes), np.asarray(z, dtype=np.float32)], axis=1),
     ),
     (
         "the label was appended as one integer column: a class number is not a quantity "
@@ -101,10 +100,8 @@ _DECODER_INPUT_MISTAKES = [
         ),
     ),
     (
-        "the one-hot labels were added to the code instead of placed beside it: concatenate "
-        "along axis 1.",
-        lambda z, labels, num_classes: np.asarray(z, dtype=np.float32)
-        + reference_one_hot(labels, num_classes),
+        "the one-hot labels were added to the code instead of placed beside it: concatenate along axis 1.",
+        lambda z, labels, num_classes: np.asarray(z, dtype=np.float32) + reference_one_hot(labels, num_classes),
     ),
 ]
 
@@ -127,8 +124,13 @@ def check_decoder_input(student_fn, verbose=True, strict=None):
         {"z": rng.standard_normal((1, 2)), "labels": np.array([1]), "num_classes": 3},
     ]
     return check_function(
-        "decoder_input", student_fn, reference_decoder_input, cases,
-        mistakes=_DECODER_INPUT_MISTAKES, verbose=verbose, strict=strict,
+        "decoder_input",
+        student_fn,
+        reference_decoder_input,
+        cases,
+        mistakes=_DECODER_INPUT_MISTAKES,
+        verbose=verbose,
+        strict=strict,
     )
 
 
@@ -206,16 +208,12 @@ _STYLE_TRANSFER_MISTAKES = [
         _encoded_with_new_label,
     ),
     (
-        "every column is the same reconstruction: decode the code with label k for column k, "
-        "not with the image's own label.",
+        "every column is the same reconstruction: decode the code with label k for column k, not with the image's own label.",
         _decoded_with_true_label,
     ),
     (
-        "the axes are swapped: return shape (N, num_classes, 28, 28, 1), one row per input "
-        "image (np.stack(..., axis=1)).",
-        lambda model, x, labels, num_classes=10: np.swapaxes(
-            reference_style_transfer(model, x, labels, num_classes), 0, 1
-        ),
+        "the axes are swapped: return shape (N, num_classes, 28, 28, 1), one row per input image (np.stack(..., axis=1)).",
+        lambda model, x, labels, num_classes=10: np.swapaxes(reference_style_transfer(model, x, labels, num_classes), 0, 1),
     ),
 ]
 
@@ -245,6 +243,11 @@ def check_style_transfer(student_fn, verbose=True, strict=None):
         },
     ]
     return check_function(
-        "style_transfer", student_fn, reference_style_transfer, cases,
-        mistakes=_STYLE_TRANSFER_MISTAKES, verbose=verbose, strict=strict,
+        "style_transfer",
+        student_fn,
+        reference_style_transfer,
+        cases,
+        mistakes=_STYLE_TRANSFER_MISTAKES,
+        verbose=verbose,
+        strict=strict,
     )

@@ -77,10 +77,10 @@ def reference_log_mean_exp(log_w):
 def _log_w_cases():
     rng = np.random.default_rng(8)
     return [
-        (rng.normal(-2.0, 1.0, size=(3, 5)),),           # small numbers: every formula is finite here
-        (rng.normal(-120.0, 4.0, size=(4, 10)),),        # typical MNIST log-weights: exp underflows in float32
+        (rng.normal(-2.0, 1.0, size=(3, 5)),),  # small numbers: every formula is finite here
+        (rng.normal(-120.0, 4.0, size=(4, 10)),),  # typical MNIST log-weights: exp underflows in float32
         (rng.normal(-1000.0, 30.0, size=(2, 50)),),
-        (np.array([[-300.0], [-95.0]]),),                # K = 1: the bound is the log-weight itself
+        (np.array([[-300.0], [-95.0]]),),  # K = 1: the bound is the log-weight itself
     ]
 
 
@@ -140,7 +140,7 @@ _SIGMA = 1.0
 
 def _linear_model():
     rng = np.random.default_rng(3)
-    w = rng.normal(size=(4, 2))                       # p(x | z) = N(W z, sigma^2 I): D = 4, d = 2
+    w = rng.normal(size=(4, 2))  # p(x | z) = N(W z, sigma^2 I): D = 4, d = 2
     z_true = rng.normal(size=(3, 2))
     x = z_true @ w.T + _SIGMA * rng.normal(size=(3, 4))
     return w, x
@@ -180,16 +180,27 @@ def _run_optimize_q(fn):
     w, x = _linear_model()
     mean0 = np.zeros((3, 2), dtype="float32")
     log_var0 = np.zeros((3, 2), dtype="float32")
-    out = fn(_linear_log_likelihood(w), tf.constant(x, dtype="float32"), mean0.copy(), log_var0.copy(),
-             steps=_OPT_STEPS, learning_rate=_OPT_LR, num_samples=_OPT_SAMPLES)
+    out = fn(
+        _linear_log_likelihood(w),
+        tf.constant(x, dtype="float32"),
+        mean0.copy(),
+        log_var0.copy(),
+        steps=_OPT_STEPS,
+        learning_rate=_OPT_LR,
+        num_samples=_OPT_SAMPLES,
+    )
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise TypeError(f"Expected optimize_q to return (z_mean, z_log_var). Received: {type(out).__name__}")
     mean, log_var = (np.asarray(_to_numpy(v), dtype="float64") for v in out)
     if mean.shape != (3, 2) or log_var.shape != (3, 2):
         raise ValueError(f"Expected z_mean and z_log_var of shape (3, 2). Received: {mean.shape} and {log_var.shape}")
     start, end = _elbo(w, x, mean0, log_var0), _elbo(w, x, mean, log_var)
-    return {"mean": mean, "log_var": log_var, "elbo_down": not bool(np.mean(end) >= np.mean(start) - 1e-3),  # NaN (diverged) counts as down
-            "unchanged": bool(np.allclose(mean, mean0) and np.allclose(log_var, log_var0))}
+    return {
+        "mean": mean,
+        "log_var": log_var,
+        "elbo_down": not bool(np.mean(end) >= np.mean(start) - 1e-3),  # NaN (diverged) counts as down
+        "unchanged": bool(np.allclose(mean, mean0) and np.allclose(log_var, log_var0)),
+    }
 
 
 def _optimize_q_compare(received, expected):
@@ -220,17 +231,24 @@ def _expected_no_noise():
 
 
 _OPTIMIZE_Q_MISTAKES = [
-    ("q never moved: the returned mean and log-variance are the starting values. Make them tf.Variable's, "
-     "take the gradient of the loss with respect to them and apply it with the optimizer.",
-     lambda: {"mean": None, "log_var": None, "elbo_down": None, "unchanged": True}),
-    ("the ELBO went DOWN: you minimised the ELBO instead of the negative ELBO (check the loss's sign).",
-     lambda: {"mean": None, "log_var": None, "elbo_down": True, "unchanged": False}),
-    ("the mean went to the maximum-likelihood code and the variance shrank: the KL(q || p(z)) term of the "
-     "loss is missing.",
-     _expected_no_kl),
-    ("the log-variance went to 0 (the prior's): it only feels the KL, so z was not sampled as "
-     "mean + exp(log_var / 2) * eps inside the tape.",
-     _expected_no_noise),
+    (
+        "q never moved: the returned mean and log-variance are the starting values. Make them tf.Variable's, "
+        "take the gradient of the loss with respect to them and apply it with the optimizer.",
+        lambda: {"mean": None, "log_var": None, "elbo_down": None, "unchanged": True},
+    ),
+    (
+        "the ELBO went DOWN: you minimised the ELBO instead of the negative ELBO (check the loss's sign).",
+        lambda: {"mean": None, "log_var": None, "elbo_down": True, "unchanged": False},
+    ),
+    (
+        "the mean went to the maximum-likelihood code and the variance shrank: the KL(q || p(z)) term of the loss is missing.",
+        _expected_no_kl,
+    ),
+    (
+        "the log-variance went to 0 (the prior's): it only feels the KL, so z was not sampled as "
+        "mean + exp(log_var / 2) * eps inside the tape.",
+        _expected_no_noise,
+    ),
 ]
 
 
@@ -269,6 +287,7 @@ def check_optimize_q(student_fn, verbose=True, strict=None):
     mean and variances 1 / diag(I + W^T W): the student's optimisation, started at
     zero, must end within 0.15 of that mean and 0.2 of that log-variance.
     """
+
     def student(_):
         return _run_optimize_q(student_fn)
 
@@ -298,23 +317,27 @@ def reference_kl_warmup_weight(epoch, warmup_epochs):
 _WARMUP_CASES = [(0, 5), (1, 5), (3, 5), (5, 5), (8, 5), (0, 1), (4, 0)]
 
 _WARMUP_MISTAKES = [
-    ("off by one epoch: the first epoch (epoch 0) must train with weight 0, and the weight reaches 1 at "
-     "epoch warmup_epochs, not one epoch earlier.",
-     lambda e, n: min(1.0, (e + 1) / n)),
-    ("the weight keeps growing past 1 after the warm-up: clip it at 1.",
-     lambda e, n: e / n),
-    ("the weight reaches 1 one epoch early: divide by warmup_epochs, not warmup_epochs - 1.",
-     lambda e, n: min(1.0, e / (n - 1))),
-    ("the schedule runs backwards: the KL weight starts at 0 and rises to 1.",
-     lambda e, n: max(0.0, 1.0 - e / n)),
+    (
+        "off by one epoch: the first epoch (epoch 0) must train with weight 0, and the weight reaches 1 at "
+        "epoch warmup_epochs, not one epoch earlier.",
+        lambda e, n: min(1.0, (e + 1) / n),
+    ),
+    ("the weight keeps growing past 1 after the warm-up: clip it at 1.", lambda e, n: e / n),
+    ("the weight reaches 1 one epoch early: divide by warmup_epochs, not warmup_epochs - 1.", lambda e, n: min(1.0, e / (n - 1))),
+    ("the schedule runs backwards: the KL weight starts at 0 and rises to 1.", lambda e, n: max(0.0, 1.0 - e / n)),
 ]
 
 
 def check_kl_warmup_weight(student_fn, verbose=True, strict=None):
     """Check ``kl_warmup_weight(epoch, warmup_epochs)``: min(1, epoch / warmup_epochs), 1 without warm-up."""
     return check_function(
-        "kl_warmup_weight", student_fn, reference_kl_warmup_weight, _WARMUP_CASES,
-        mistakes=_WARMUP_MISTAKES, verbose=verbose, strict=strict,
+        "kl_warmup_weight",
+        student_fn,
+        reference_kl_warmup_weight,
+        _WARMUP_CASES,
+        mistakes=_WARMUP_MISTAKES,
+        verbose=verbose,
+        strict=strict,
     )
 
 
@@ -348,25 +371,36 @@ def _fb(expr):
 
 
 _FREE_BITS_MISTAKES = [
-    ("the floor is applied to the TOTAL KL: free bits floor each latent dimension's KL separately "
-     "(max over the batch-mean KL of each dimension, then sum).",
-     _fb(lambda ops, m, lv, lam: ops.maximum(ops.mean(ops.sum(_kl_dims(ops, m, lv), axis=-1)), lam))),
-    ("the floor is applied to the total KL with lambda times the number of dimensions: that still lets "
-     "one dimension carry everything while the others collapse. Floor each dimension.",
-     _fb(lambda ops, m, lv, lam: ops.maximum(ops.mean(ops.sum(_kl_dims(ops, m, lv), axis=-1)),
-                                            lam * ops.cast(ops.shape(m)[-1], m.dtype)))),
-    ("the floor is applied per image and dimension: average each dimension's KL over the batch first, "
-     "then take the max with lambda.",
-     _fb(lambda ops, m, lv, lam: ops.mean(ops.sum(ops.maximum(_kl_dims(ops, m, lv), lam), axis=-1)))),
-    ("min where max is meant: the floor keeps each dimension's KL term from going BELOW lambda.",
-     _fb(lambda ops, m, lv, lam: ops.sum(ops.minimum(ops.mean(_kl_dims(ops, m, lv), axis=0), lam)))),
-    ("you averaged over the latent dimensions: the KL of independent dimensions is their sum.",
-     _fb(lambda ops, m, lv, lam: ops.mean(ops.maximum(ops.mean(_kl_dims(ops, m, lv), axis=0), lam)))),
+    (
+        "the floor is applied to the TOTAL KL: free bits floor each latent dimension's KL separately "
+        "(max over the batch-mean KL of each dimension, then sum).",
+        _fb(lambda ops, m, lv, lam: ops.maximum(ops.mean(ops.sum(_kl_dims(ops, m, lv), axis=-1)), lam)),
+    ),
+    (
+        "the floor is applied to the total KL with lambda times the number of dimensions: that still lets "
+        "one dimension carry everything while the others collapse. Floor each dimension.",
+        _fb(
+            lambda ops, m, lv, lam: ops.maximum(ops.mean(ops.sum(_kl_dims(ops, m, lv), axis=-1)), lam * ops.cast(ops.shape(m)[-1], m.dtype))
+        ),
+    ),
+    (
+        "the floor is applied per image and dimension: average each dimension's KL over the batch first, then take the max with lambda.",
+        _fb(lambda ops, m, lv, lam: ops.mean(ops.sum(ops.maximum(_kl_dims(ops, m, lv), lam), axis=-1))),
+    ),
+    (
+        "min where max is meant: the floor keeps each dimension's KL term from going BELOW lambda.",
+        _fb(lambda ops, m, lv, lam: ops.sum(ops.minimum(ops.mean(_kl_dims(ops, m, lv), axis=0), lam))),
+    ),
+    (
+        "you averaged over the latent dimensions: the KL of independent dimensions is their sum.",
+        _fb(lambda ops, m, lv, lam: ops.mean(ops.maximum(ops.mean(_kl_dims(ops, m, lv), axis=0), lam))),
+    ),
 ]
 
 
 def check_free_bits_kl(student_fn, verbose=True, strict=None):
     """Check ``free_bits_kl(z_mean, z_log_var, free_bits)``, traced inside a tf.function."""
+
     def compiled(fn):
         def run(m, lv, lam):
             return _compiled(lambda a, b: fn(a, b, lam))(m, lv)

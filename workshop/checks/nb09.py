@@ -113,17 +113,20 @@ def _sampling_statistics(fn, mean, rho, seed):
         residual_mean=np.array([residual[rho == g].mean() for g in groups]),
         residual_std=np.array([residual[rho == g].std() for g in groups]),
         # Correlations of neighbouring weights along each axis: about 0 for independent noise.
-        correlation=np.array([
-            np.mean(residual[1:, :] * residual[:-1, :]),
-            np.mean(residual[:, 1:] * residual[:, :-1]),
-        ]),
+        correlation=np.array(
+            [
+                np.mean(residual[1:, :] * residual[:-1, :]),
+                np.mean(residual[:, 1:] * residual[:, :-1]),
+            ]
+        ),
         fresh=bool(not np.allclose(w, second)),
         repeatable=bool(np.allclose(w, twin)),
         grad_mean=float(np.mean(np.asarray(grad_mean))) if bool(has_grad_mean) else None,
         # d w / d rho = sigmoid(rho) * eps = sigmoid(rho) * residual: slope 1 for a correct draw.
         grad_rho=(
             float(np.sum(np.asarray(grad_rho) * residual / (1 + np.exp(-rho))) / np.sum((residual / (1 + np.exp(-rho))) ** 2))
-            if bool(has_grad_rho) else None
+            if bool(has_grad_rho)
+            else None
         ),
         size=int(w.size),
         groups=groups,
@@ -168,8 +171,7 @@ def _compare_sampling(received, expected):
         return False, "the gradient with respect to rho differs from the reference's"
     if received["grad_rho"] is not None and abs(received["grad_rho"] - expected["grad_rho"]) > 1e-2:
         return False, (
-            f"d w / d rho is {received['grad_rho']:.3g} * sigmoid(rho) * eps, expected "
-            f"{expected['grad_rho']:.3g} * sigmoid(rho) * eps"
+            f"d w / d rho is {received['grad_rho']:.3g} * sigmoid(rho) * eps, expected {expected['grad_rho']:.3g} * sigmoid(rho) * eps"
         )
     if received["fresh"] != expected["fresh"]:
         return False, "two calls drew the same weights; each call must draw fresh noise"
@@ -284,14 +286,21 @@ def check_sample_weights(student_fn, verbose=True, strict=None):
     passing function is then used as a layer's ``sample_kernel`` in two steps of
     a compiled ``fit``.
     """
+
     def statistics_of(fn):
         return lambda mean, rho, seed: _sampling_statistics(fn, mean, rho, seed)
 
     mistakes = [(hint, statistics_of(fn)) for hint, fn in _sampling_mistakes()]
     student = statistics_of(student_fn) if callable(student_fn) else student_fn
     result = check_function(
-        "sample_weights", student, statistics_of(reference_sample_weights), _sampling_cases(),
-        mistakes=mistakes, compare=_compare_sampling, verbose=False, strict=False,
+        "sample_weights",
+        student,
+        statistics_of(reference_sample_weights),
+        _sampling_cases(),
+        mistakes=mistakes,
+        compare=_compare_sampling,
+        verbose=False,
+        strict=False,
     )
     return _with_fit("sample_weights", result, lambda: _fit_steps(kernel_fn=student_fn)[:2], verbose, strict)
 
@@ -362,6 +371,7 @@ def check_kl_to_prior(student_fn, verbose=True, strict=None):
     then used as a layer's ``kl_divergence`` in two steps of a compiled ``fit``,
     and the loss the layer adds is compared with ``kl_weight * KL``.
     """
+
     def on_tensors(fn):
         def run(mean, rho, prior_std):
             return np.asarray(_compiled(lambda m, r: fn(m, r, prior_std))(mean, rho), dtype="float64")
@@ -370,8 +380,15 @@ def check_kl_to_prior(student_fn, verbose=True, strict=None):
 
     student = on_tensors(student_fn) if callable(student_fn) else student_fn
     result = check_function(
-        "kl_to_prior", student, lambda m, r, s: bayesian.reference_kl_to_gaussian_prior(m, r, s), _kl_cases(),
-        mistakes=[(hint, on_tensors(fn)) for hint, fn in KL_MISTAKES], rtol=1e-4, atol=1e-4, verbose=False, strict=False,
+        "kl_to_prior",
+        student,
+        lambda m, r, s: bayesian.reference_kl_to_gaussian_prior(m, r, s),
+        _kl_cases(),
+        mistakes=[(hint, on_tensors(fn)) for hint, fn in KL_MISTAKES],
+        rtol=1e-4,
+        atol=1e-4,
+        verbose=False,
+        strict=False,
     )
 
     def fit():
@@ -436,6 +453,7 @@ LOSS_MISTAKES = [
 
 def check_minibatch_loss(student_fn, verbose=True, strict=None):
     """Check the exercise ``minibatch_loss(nll, kl, num_train)`` inside a compiled function."""
+
     def on_tensors(fn):
         def run(nll, kl, num_train):
             return np.asarray(_compiled(lambda a, b: fn(a, b, num_train))(nll, kl), dtype="float64")
@@ -444,7 +462,13 @@ def check_minibatch_loss(student_fn, verbose=True, strict=None):
 
     student = on_tensors(student_fn) if callable(student_fn) else student_fn
     return check_function(
-        "minibatch_loss", student, reference_minibatch_loss, _loss_cases(),
-        mistakes=[(hint, on_tensors(fn)) for hint, fn in LOSS_MISTAKES], rtol=1e-5, atol=1e-5, verbose=verbose, strict=strict,
+        "minibatch_loss",
+        student,
+        reference_minibatch_loss,
+        _loss_cases(),
+        mistakes=[(hint, on_tensors(fn)) for hint, fn in LOSS_MISTAKES],
+        rtol=1e-5,
+        atol=1e-5,
+        verbose=verbose,
+        strict=strict,
     )
-

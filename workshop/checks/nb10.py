@@ -66,9 +66,7 @@ def _check_compiled(name, student_fn, reference_fn, cases, batch_args, rtol, ato
 
     for index, case in enumerate(cases):
         args = _tensors(case)
-        signature = [
-            tf.TensorSpec((None, *a.shape[1:]) if i in batch_args else a.shape, tf.float32) for i, a in enumerate(args)
-        ]
+        signature = [tf.TensorSpec((None, *a.shape[1:]) if i in batch_args else a.shape, tf.float32) for i, a in enumerate(args)]
         expected = reference_fn(*args)
         try:
             received = tf.function(student_fn, input_signature=signature, autograph=True)(*args)
@@ -92,9 +90,12 @@ def _check_compiled(name, student_fn, reference_fn, cases, batch_args, rtol, ato
             )
             return _finish(name, "wrong", text, details, verbose, strict)
     return _finish(
-        name, "passed",
+        name,
+        "passed",
         f"matches the reference on {len(cases)} cases, eagerly and inside a compiled function.",
-        details, verbose, strict,
+        details,
+        verbose,
+        strict,
     )
 
 
@@ -102,8 +103,15 @@ def _check(name, student_fn, reference_fn, cases, mistakes, batch_args, rtol, at
     if not callable(student_fn):
         return check_function(name, student_fn, reference_fn, cases, verbose=verbose, strict=strict)
     result = check_function(
-        name, _eager(student_fn), reference_fn, cases, mistakes=mistakes, rtol=rtol, atol=atol,
-        verbose=False, strict=False,
+        name,
+        _eager(student_fn),
+        reference_fn,
+        cases,
+        mistakes=mistakes,
+        rtol=rtol,
+        atol=atol,
+        verbose=False,
+        strict=False,
     )
     if not result.passed:
         return _finish(name, result.status, result.message.split(f"{name}: ", 1)[1], result.details, verbose, strict)
@@ -135,19 +143,25 @@ def _mixture_cases():
     f = lambda a: np.asarray(a, dtype="float32")  # noqa: E731
     n, k, d = 5, 3, 2
     general = (
-        f(rng.normal(size=(n, d)) * 1.5), f(rng.normal(size=(k, d)) * 2.0),
-        f(rng.normal(size=(k, d)) * 0.5), f([1.2, -0.4, 0.3]),
+        f(rng.normal(size=(n, d)) * 1.5),
+        f(rng.normal(size=(k, d)) * 2.0),
+        f(rng.normal(size=(k, d)) * 0.5),
+        f([1.2, -0.4, 0.3]),
     )
     one_component = (f(rng.normal(size=(4, 3))), f(rng.normal(size=(1, 3))), f(rng.normal(size=(1, 3)) * 0.3), f([0.7]))
     # Codes far from every component: each term is about -10^4 nats, exp() underflows to 0 in float32.
     far = (
-        f([[300.0, -250.0], [-400.0, 120.0]]), f([[0.0, 0.0], [5.0, 5.0], [-5.0, 2.0]]),
-        f([[0.0, 0.0], [1.0, -1.0], [0.5, 0.5]]), f([0.0, 2.0, -1.0]),
+        f([[300.0, -250.0], [-400.0, 120.0]]),
+        f([[0.0, 0.0], [5.0, 5.0], [-5.0, 2.0]]),
+        f([[0.0, 0.0], [1.0, -1.0], [0.5, 0.5]]),
+        f([0.0, 2.0, -1.0]),
     )
     # Codes at the mean of very narrow components: each term is about +90 nats, exp() overflows float32.
     narrow = (
-        f([[0.0] * 10, [0.01] * 10]), f([[0.0] * 10, [0.02] * 10]),
-        f([[-20.0] * 10, [-20.0] * 10]), f([0.5, -0.5]),
+        f([[0.0] * 10, [0.01] * 10]),
+        f([[0.0] * 10, [0.02] * 10]),
+        f([[-20.0] * 10, [-20.0] * 10]),
+        f([0.5, -0.5]),
     )
     return [general, one_component, far, narrow]
 
@@ -180,31 +194,26 @@ MIXTURE_LOG_DENSITY_MISTAKES = [
         lambda z, means, log_vars, logits: _ops().logsumexp(_log_normal(*_cast(z, means, log_vars)), axis=-1),
     ),
     (
-        "you added the raw logits where the log-weights log pi_k = log softmax(logits)_k are meant: the weights "
-        "must sum to 1.",
-        lambda z, means, log_vars, logits: _ops().logsumexp(
-            _cast(logits)[0][None, :] + _log_normal(*_cast(z, means, log_vars)), axis=-1
-        ),
+        "you added the raw logits where the log-weights log pi_k = log softmax(logits)_k are meant: the weights must sum to 1.",
+        lambda z, means, log_vars, logits: _ops().logsumexp(_cast(logits)[0][None, :] + _log_normal(*_cast(z, means, log_vars)), axis=-1),
     ),
     (
-        "you summed the log-terms over the components: a mixture adds densities, not log-densities, so the "
-        "combination is a log-sum-exp.",
+        "you summed the log-terms over the components: a mixture adds densities, not log-densities, so the combination is a log-sum-exp.",
         lambda z, means, log_vars, logits: _ops().sum(
             _log_weights(_cast(logits)[0])[None, :] + _log_normal(*_cast(z, means, log_vars)), axis=-1
         ),
     ),
     (
-        "you kept only the largest term (a max over components): the log-sum-exp adds the other components' "
-        "contributions too.",
+        "you kept only the largest term (a max over components): the log-sum-exp adds the other components' contributions too.",
         lambda z, means, log_vars, logits: _ops().max(
             _log_weights(_cast(logits)[0])[None, :] + _log_normal(*_cast(z, means, log_vars)), axis=-1
         ),
     ),
     (
-        "the normalising constant of the Gaussian is missing (the log(2 pi) or the log-variance term): a density "
-        "needs both.",
-        lambda z, means, log_vars, logits: reference_mixture_log_density(z, means, log_vars, logits)
-        + 0.5 * np.asarray(z).shape[-1] * _LOG_2PI,
+        "the normalising constant of the Gaussian is missing (the log(2 pi) or the log-variance term): a density needs both.",
+        lambda z, means, log_vars, logits: (
+            reference_mixture_log_density(z, means, log_vars, logits) + 0.5 * np.asarray(z).shape[-1] * _LOG_2PI
+        ),
     ),
 ]
 
@@ -220,8 +229,16 @@ def check_mixture_log_density(student_fn, verbose=True, strict=None):
         A :class:`workshop.checks.CheckResult`.
     """
     return _check(
-        "mixture_log_density", student_fn, reference_mixture_log_density, _mixture_cases(),
-        MIXTURE_LOG_DENSITY_MISTAKES, batch_args=(0,), rtol=1e-5, atol=1e-3, verbose=verbose, strict=strict,
+        "mixture_log_density",
+        student_fn,
+        reference_mixture_log_density,
+        _mixture_cases(),
+        MIXTURE_LOG_DENSITY_MISTAKES,
+        batch_args=(0,),
+        rtol=1e-5,
+        atol=1e-3,
+        verbose=verbose,
+        strict=strict,
     )
 
 
@@ -261,25 +278,25 @@ MONTE_CARLO_KL_MISTAKES = [
     (
         "you used the closed-form KL to N(0, I): the prior here is `log_prior`, whatever it is; estimate "
         "log q(z | x) - log p(z) at the given code z.",
-        lambda z, z_mean, z_log_var, log_prior: 0.5 * _ops().sum(
-            _ops().exp(_cast(z_log_var)[0]) + _ops().square(_cast(z_mean)[0]) - 1.0 - _cast(z_log_var)[0], axis=-1
+        lambda z, z_mean, z_log_var, log_prior: (
+            0.5 * _ops().sum(_ops().exp(_cast(z_log_var)[0]) + _ops().square(_cast(z_mean)[0]) - 1.0 - _cast(z_log_var)[0], axis=-1)
         ),
     ),
     (
         "log q(z | x) misses the log-variance term -0.5 * sum(log sigma^2): the density of a wider Gaussian is lower.",
-        lambda z, z_mean, z_log_var, log_prior: reference_monte_carlo_kl(z, z_mean, z_log_var, log_prior)
-        + 0.5 * _ops().sum(_cast(z_log_var)[0], axis=-1),
+        lambda z, z_mean, z_log_var, log_prior: (
+            reference_monte_carlo_kl(z, z_mean, z_log_var, log_prior) + 0.5 * _ops().sum(_cast(z_log_var)[0], axis=-1)
+        ),
     ),
     (
-        "log q(z | x) misses the constant -d/2 * log(2 pi): with a prior that is a density, the constants "
-        "do not cancel.",
-        lambda z, z_mean, z_log_var, log_prior: reference_monte_carlo_kl(z, z_mean, z_log_var, log_prior)
-        + 0.5 * np.asarray(z).shape[-1] * _LOG_2PI,
+        "log q(z | x) misses the constant -d/2 * log(2 pi): with a prior that is a density, the constants do not cancel.",
+        lambda z, z_mean, z_log_var, log_prior: (
+            reference_monte_carlo_kl(z, z_mean, z_log_var, log_prior) + 0.5 * np.asarray(z).shape[-1] * _LOG_2PI
+        ),
     ),
     (
         "log q(z | x) is evaluated under N(0, I) instead of the encoder's Gaussian N(z_mean, exp(z_log_var)).",
-        lambda z, z_mean, z_log_var, log_prior: _log_q(*_cast(z, np.zeros_like(z), np.zeros_like(z)))
-        - _cast(log_prior)[0],
+        lambda z, z_mean, z_log_var, log_prior: _log_q(*_cast(z, np.zeros_like(z), np.zeros_like(z))) - _cast(log_prior)[0],
     ),
 ]
 
@@ -295,8 +312,16 @@ def check_monte_carlo_kl(student_fn, verbose=True, strict=None):
         A :class:`workshop.checks.CheckResult`.
     """
     return _check(
-        "monte_carlo_kl", student_fn, reference_monte_carlo_kl, _kl_cases(), MONTE_CARLO_KL_MISTAKES,
-        batch_args=(0, 1, 2, 3), rtol=1e-5, atol=1e-4, verbose=verbose, strict=strict,
+        "monte_carlo_kl",
+        student_fn,
+        reference_monte_carlo_kl,
+        _kl_cases(),
+        MONTE_CARLO_KL_MISTAKES,
+        batch_args=(0, 1, 2, 3),
+        rtol=1e-5,
+        atol=1e-4,
+        verbose=verbose,
+        strict=strict,
     )
 
 
@@ -333,8 +358,7 @@ RESPONSIBILITIES_MISTAKES = [
         lambda z, means, log_vars, logits: _ops().softmax(_log_normal(*_cast(z, means, log_vars)), axis=-1),
     ),
     (
-        "normalised over the wrong axis: each code's row (the components, the last axis) must sum to 1, "
-        "not each component's column.",
+        "normalised over the wrong axis: each code's row (the components, the last axis) must sum to 1, not each component's column.",
         lambda *args: _ops().softmax(_log_joint(*args), axis=0),
     ),
     (
@@ -355,6 +379,14 @@ def check_responsibilities(student_fn, verbose=True, strict=None):
         A :class:`workshop.checks.CheckResult`.
     """
     return _check(
-        "responsibilities", student_fn, reference_responsibilities, _responsibility_cases(), RESPONSIBILITIES_MISTAKES,
-        batch_args=(0,), rtol=1e-4, atol=1e-5, verbose=verbose, strict=strict,
+        "responsibilities",
+        student_fn,
+        reference_responsibilities,
+        _responsibility_cases(),
+        RESPONSIBILITIES_MISTAKES,
+        batch_args=(0,),
+        rtol=1e-4,
+        atol=1e-5,
+        verbose=verbose,
+        strict=strict,
     )
