@@ -21,13 +21,13 @@ Retrain it (a couple of minutes on a laptop CPU; the shipped weights: 5 epochs) 
 """
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from workshop.pretrained import sha256_file
 from workshop.settings import quiet_tensorflow
 from workshop.validation import check_images, check_labels, check_positive_int
 
@@ -75,14 +75,6 @@ def build_classifier(seed=0):
     )
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_classifier(path=None):
     """Return the shipped, trained classifier (a ``keras.Model``; loaded once per process).
 
@@ -98,7 +90,7 @@ def load_classifier(path=None):
     if not weights_path.is_file() or not meta_path.is_file():
         raise ValueError(f"Expected the classifier's weights at {weights_path} and {meta_path}. Received: missing file")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    digest = _sha256(weights_path)
+    digest = sha256_file(weights_path)
     if digest != meta["weights"]["sha256"]:
         raise ValueError(f"{weights_path}: expected SHA-256 {meta['weights']['sha256']}. Received: {digest} (a corrupt or changed file)")
     model = build_classifier()
@@ -197,7 +189,7 @@ def _export(model, x_test, y_test, extra):
             "file": WEIGHTS_PATH.name,
             "dtype": STORAGE_DTYPE,
             "parameters": int(sum(w.size for w in weights)),
-            "sha256": _sha256(WEIGHTS_PATH),
+            "sha256": sha256_file(WEIGHTS_PATH),
         },
         "test_accuracy": {
             "grey": accuracy(x_test, y_test, rebuilt),

@@ -11,7 +11,6 @@ images of the shipped sample, so a test can check the shipped weights anywhere.
 Students never import this module: :mod:`workshop.pretrained` only loads.
 """
 
-import hashlib
 import json
 import os
 import warnings
@@ -22,7 +21,7 @@ import numpy as np
 from workshop.config import TrainingConfig, fields
 from workshop.constants import BINARIZE_SEED
 from workshop.files import write_json_atomic
-from workshop.pretrained import ELBO_SEED, FORMAT_VERSION, PRETRAINED_DIR, STORAGE_DTYPE, test_elbo, test_images
+from workshop.pretrained import ELBO_SEED, FORMAT_VERSION, PRETRAINED_DIR, STORAGE_DTYPE, sha256_file, test_elbo, test_images
 
 __all__ = ["export", "run_config"]
 
@@ -41,15 +40,6 @@ def run_config(record):
     if values.get("binarize", "none") is None:
         values["binarize"] = "none"
     return TrainingConfig.from_dict(values)
-
-
-def sha256(path):
-    """The sha256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export(run_dir, name, output_dir=None, data=None, description=None):
@@ -129,7 +119,7 @@ def export(run_dir, name, output_dir=None, data=None, description=None):
             "file": weights_path.name,
             "dtype": STORAGE_DTYPE,
             "parameters": int(sum(w.size for w in rounded)),
-            "sha256": sha256(weights_path),
+            "sha256": sha256_file(weights_path),
             "shapes": [list(w.shape) for w in rounded],
         },
         "training": {

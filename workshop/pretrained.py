@@ -83,7 +83,8 @@ def describe(name, directory=None):
     return meta
 
 
-def _sha256(path):
+def sha256_file(path):
+    """The sha256 hex digest of a file (read in 1 MiB blocks): how shipped weights are pinned."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -130,7 +131,7 @@ def load_pretrained(name, directory=None):
     meta = describe(name, directory)
     meta_path, weights_path = _files(name, directory)
     recorded = meta["weights"]["sha256"]
-    found = _sha256(weights_path)
+    found = sha256_file(weights_path)
     if found != recorded:
         raise ValueError(
             f"{weights_path}: the weights do not match the sha256 recorded in {meta_path.name} "
