@@ -28,7 +28,7 @@ from keras import ops
 
 from workshop import losses
 from workshop.models import VAE
-from workshop.validation import NUM_PIXELS, check_images, check_latent, check_positive_int
+from workshop.validation import check_images, check_latent, check_positive_int
 
 __all__ = [
     "MixturePrior",
@@ -318,34 +318,7 @@ class MixturePriorVAE(VAE):
 
         return self._batched(run, (x, None), batch_size)
 
-    def log_likelihood(self, x, labels=None, num_samples=1000, batch_size=None, seed=None, max_rows=32768):
-        """Per-image importance-weighted estimate of log p(x) in nats, with the mixture prior (see :meth:`VAE.log_likelihood`)."""
-        x = check_images(x)
-        k_total = check_positive_int(num_samples, "num_samples")
-        generator = keras.random.SeedGenerator(seed) if seed is not None else self.noise_seed_generator
-        chunk = max(1, min(k_total, max_rows))
-        if batch_size is None:
-            batch_size = max(1, max_rows // chunk)
-
-        def run(xb, _):
-            b = len(xb)
-            z_mean, z_log_var = self.encoder(ops.convert_to_tensor(xb), training=False)
-            z_log_var = losses.clip_log_var(z_log_var)
-            x_rep_all = ops.reshape(ops.convert_to_tensor(xb), (b, 1, NUM_PIXELS))
-            log_ws = []
-            for start in range(0, k_total, chunk):
-                k = min(chunk, k_total - start)
-                eps = keras.random.normal((b, k, self.latent_dim), seed=generator)
-                z = z_mean[:, None, :] + ops.exp(0.5 * z_log_var)[:, None, :] * eps
-                z_flat = ops.reshape(z, (b * k, self.latent_dim))
-                logits = self.decoder(z_flat, training=False)
-                x_rep = ops.reshape(ops.broadcast_to(x_rep_all, (b, k, NUM_PIXELS)), (b * k, NUM_PIXELS))
-                log_px = -self.reconstruction_loss(x_rep, ops.reshape(logits, (b * k, NUM_PIXELS)))
-                log_pz = self.prior(z_flat)
-                log_qz = losses.gaussian_log_density(z_flat, ops.repeat(z_mean, k, axis=0), ops.repeat(z_log_var, k, axis=0))
-                log_ws.append(ops.convert_to_numpy(ops.reshape(log_px + log_pz - log_qz, (b, k))).astype("float64"))
-            log_w = np.concatenate(log_ws, axis=1)
-            m = log_w.max(axis=1, keepdims=True)
-            return np.log(np.mean(np.exp(log_w - m), axis=1)) + m[:, 0]
-
-        return self._batched(run, (x, None), batch_size)
+    def _log_prior(self, z):
+        """log p(z) under the mixture for codes of any leading shape (used by :meth:`VAE.log_likelihood`)."""
+        flat = ops.reshape(z, (-1, self.latent_dim))
+        return ops.reshape(self.prior(flat), ops.shape(z)[:-1])

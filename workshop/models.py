@@ -567,6 +567,10 @@ class VAE(keras.Model):
 
         return self._batched(run, (x, condition), batch_size)
 
+    def _log_prior(self, z):
+        """log p(z) summed over the last axis (a tensor): N(0, I) here; a model with another prior overrides it."""
+        return -0.5 * ops.sum(ops.square(z) + LOG_2PI, axis=-1)
+
     def log_likelihood(self, x, labels=None, num_samples=1000, batch_size=None, seed=None, max_rows=32768):
         """Per-image importance-weighted estimate of log p(x) in nats (the IWAE bound with K samples).
 
@@ -603,7 +607,7 @@ class VAE(keras.Model):
                 logits = self.decoder(self._inputs(z_flat, c_flat), training=False)
                 x_rep = ops.reshape(ops.broadcast_to(x_rep_all, (b, k, NUM_PIXELS)), (b * k, NUM_PIXELS))
                 log_px = -ops.reshape(self.reconstruction_loss(x_rep, ops.reshape(logits, (b * k, NUM_PIXELS))), (b, k))
-                log_pz = -0.5 * ops.sum(ops.square(z) + LOG_2PI, axis=-1)
+                log_pz = self._log_prior(z)
                 log_qz = losses.gaussian_log_density(z, z_mean[:, None, :], z_log_var[:, None, :])
                 log_ws.append(ops.convert_to_numpy(log_px + log_pz - log_qz).astype("float64"))
             log_w = np.concatenate(log_ws, axis=1)
