@@ -225,3 +225,19 @@ def test_symbolic_run_names_numpy_float_and_static_shapes():
     assert "float(...)" in float_answer.message
     static = check(lambda mu, log_var: ops.reshape(tensor_reference(mu, log_var), (mu.shape[0],)))
     assert "ops.shape" in static.message
+
+
+def test_numpy_on_a_symbolic_tensor_is_a_mistake_not_an_unfinished_stub():
+    """Regression: TensorFlow raises NotImplementedError for np.* on a symbolic tensor, which was reported as a stub."""
+    import numpy as np
+
+    from workshop.checks import nb08
+
+    numpy_answer = nb08.check_log_mean_exp(lambda w: np.log(np.mean(np.exp(w), axis=-1)), verbose=False, strict=False)
+    assert numpy_answer.status == "error"
+    assert "keras.ops" in numpy_answer.message and "\n" not in numpy_answer.message
+
+    def stub(log_w):
+        raise NotImplementedError("Exercise log_mean_exp: write it")
+
+    assert nb08.check_log_mean_exp(stub, verbose=False, strict=False).status == "not_implemented"

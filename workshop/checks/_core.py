@@ -423,7 +423,16 @@ def quiet():
         yield
 
 
+def _numpy_on_symbolic(error):
+    """TensorFlow raises NotImplementedError when NumPy meets a symbolic tensor: a mistake, not an unfinished stub."""
+    said = str(error).lower()
+    return "symbolic" in said and "numpy" in said
+
+
 def _not_implemented(name, error, details, verbose, strict):
+    if _numpy_on_symbolic(error):
+        details["exception"] = error
+        return _finish(name, "error", _sentence(explain_symbolic_failure(error)), details, verbose, strict)
     text = _TODO
     said = str(error).strip()
     if said and name not in said.split(":")[0]:
