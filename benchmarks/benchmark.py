@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from workshop import performance  # noqa: E402  (imports TensorFlow, runs no op)
 
 QUICK_STEPS = 100  # training steps per epoch in --quick mode
+INPUTS = ("default", "keras-adapter", "dataset", "batches")
 
 
 def parse_args(argv=None):
@@ -55,16 +56,26 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads (default: every core)")
     parser.add_argument("--inter-op-threads", type=int, default=0, help="TensorFlow inter-op threads (default 0: TensorFlow's choice)")
     parser.add_argument(
-        "--steps-per-execution", default="epoch", help="Keras steps_per_execution: an integer, or 'epoch' for one call per epoch (default)"
+        "--steps-per-execution",
+        default="default",
+        help="Keras steps_per_execution: an integer, 'epoch' for one call per epoch, or 'default' (VAE.compile's default, 32)",
     )
     parser.add_argument("--no-jit", action="store_true", help="compile with jit_compile=False (default: XLA)")
     parser.add_argument(
         "--input",
-        choices=("numpy", "dataset", "batches"),
-        default="numpy",
-        help="numpy (default): fit(x_train, shuffle=True); dataset: tf.data cache, shuffle images, "
-        "batch, prefetch(AUTOTUNE); batches: tf.data batch, cache the batches, shuffle their order "
-        "each epoch, prefetch(1), autotune off (batch contents fixed across epochs)",
+        choices=INPUTS,
+        default="default",
+        help="default: VAE.fit(x_train, shuffle=True) on NumPy arrays, the path students and the CLI take "
+        "(workshop.inputs: one tensor, a fresh permutation of all images gathered every epoch); "
+        "keras-adapter: the same call with fast_input=False (Keras's own array adapter); "
+        "dataset: tf.data cache, shuffle images, batch, prefetch(AUTOTUNE); batches: tf.data batch, cache the batches, "
+        "shuffle their order each epoch, prefetch(1), autotune off (batch contents fixed across epochs)",
+    )
+    parser.add_argument(
+        "--numpy-peak-size",
+        type=int,
+        default=4096,
+        help="side of the square NumPy matmul that defines the peak of the target (default 4096)",
     )
     torch_group = parser.add_mutually_exclusive_group()
     torch_group.add_argument(
@@ -82,14 +93,14 @@ def parse_args(argv=None):
         parser.error(f"--threads must be >= 1, got {args.threads}")
     if args.inter_op_threads < 0:
         parser.error(f"--inter-op-threads must be >= 0, got {args.inter_op_threads}")
-    for name in ("epochs", "latent_dim", "batch_size", "peak_size"):
+    for name in ("epochs", "latent_dim", "batch_size", "peak_size", "numpy_peak_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     try:
         args.hidden_units = tuple(int(u) for u in args.arch.split(",") if u.strip())
     except ValueError:
         parser.error(f"--arch must be comma-separated integers such as 512,256, got {args.arch!r}")
-    if args.steps_per_execution != "epoch":
+    if args.steps_per_execution not in ("epoch", "default"):
         try:
             args.steps_per_execution = int(args.steps_per_execution)
         except ValueError:
@@ -147,6 +158,34 @@ class MatmulProbe:
         start = time.perf_counter()
         self.run(self.repeats).numpy()
         return self.flops * int(self.repeats) / (time.perf_counter() - start) / 1e9
+
+
+class NumpyMatmulProbe:
+    """Times a float32 NumPy matmul of two ``size`` x ``size`` matrices (BLAS on every core): the machine's peak."""
+
+    def __init__(self, size, repeats=3):
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        self.a = rng.random((size, size), dtype=np.float32)
+        self.b = rng.random((size, size), dtype=np.float32)
+        self.flops = 2 * size**3
+        self.repeats = repeats
+        self.a @ self.b  # warm up BLAS
+
+    def measure(self):
+        """The best of ``repeats`` products: GFLOP/s."""
+        best = float("inf")
+        for _ in range(self.repeats):
+            start = time.perf_counter()
+            self.a @ self.b
+            best = min(best, time.perf_counter() - start)
+        return self.flops / best / 1e9
+
+
+def spread(values):
+    """(max - min) / median: the epoch-to-epoch spread of a list of times."""
+    return (max(values) - min(values)) / median(values) if values else float("nan")
 
 
 def step_matmul_shapes(hidden_units, latent_dim, batch_size):
@@ -246,18 +285,21 @@ def main(argv=None):
         print(f"note: MNIST from {info['source']} ({info['path']}); set MNIST_PATH for the full set", file=sys.stderr)
     n_train = len(x_train)
     steps = -(-n_train // args.batch_size)
-    spe = steps if args.steps_per_execution == "epoch" else args.steps_per_execution
+    spe = {"epoch": steps, "default": None}.get(args.steps_per_execution, args.steps_per_execution)
     flops_per_image = performance.matmul_flops_per_image(args.hidden_units, args.latent_dim)
 
     # ---- the matmul probes (same thread pools as training)
     s = args.peak_size
+    numpy_probe = NumpyMatmulProbe(args.numpy_peak_size)
     large_probe = MatmulProbe([(s, s, s, False, False)])
     shapes_probe = MatmulProbe(step_matmul_shapes(args.hidden_units, args.latent_dim, args.batch_size))
-    peaks_large, peaks_shapes = [large_probe.measure()], [shapes_probe.measure()]
+    peaks_numpy, peaks_large, peaks_shapes = [numpy_probe.measure()], [large_probe.measure()], [shapes_probe.measure()]
 
     # ---- the Keras model
     model = VAE(latent_dim=args.latent_dim, hidden_units=args.hidden_units, seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=not args.no_jit, steps_per_execution=spe)
+    compile_kwargs = {} if spe is None else {"steps_per_execution": spe}
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=not args.no_jit, **compile_kwargs)
+    spe = model.steps_per_execution
     if args.input == "dataset":
         train_data = (
             tf.data.Dataset.from_tensor_slices(x_train)
@@ -280,7 +322,8 @@ def main(argv=None):
         )
         fit_kwargs = {"shuffle": False}  # the dataset shuffles itself
     else:
-        train_data, fit_kwargs = x_train, {"batch_size": args.batch_size, "shuffle": True}
+        train_data = x_train
+        fit_kwargs = {"batch_size": args.batch_size, "shuffle": True, "fast_input": args.input == "default"}
 
     # ---- the PyTorch loop
     torch_run = None
@@ -310,6 +353,8 @@ def main(argv=None):
                 record["torch_loss"] = torch_run()
                 record["torch_s"] = time.perf_counter() - start
                 record["torch_cores"] = (cpu_seconds() - cpu) / record["torch_s"]
+            record["peak_numpy_gflops"] = numpy_probe.measure()
+            peaks_numpy.append(record["peak_numpy_gflops"])
             record["peak_large_gflops"] = large_probe.measure()
             record["peak_shapes_gflops"] = shapes_probe.measure()
             peaks_large.append(record["peak_large_gflops"])
@@ -320,7 +365,7 @@ def main(argv=None):
             )
             if torch_run is not None:
                 line += f" | torch {record['torch_s']:6.2f} s (loss {record['torch_loss']:.2f}, {record['torch_cores']:.2f} cores)"
-            line += f" | peak {record['peak_large_gflops']:.0f} GFLOP/s"
+            line += f" | NumPy peak {record['peak_numpy_gflops']:.0f} GFLOP/s"
             print(line, flush=True)
 
     fit_start = time.perf_counter()
@@ -332,7 +377,7 @@ def main(argv=None):
     # ---- summary
     timed = records[1:] if len(records) > 1 else records
     keras_s = median([r["keras_s"] for r in timed])
-    peak_large, peak_shapes = median(peaks_large), median(peaks_shapes)
+    peak_numpy, peak_large, peak_shapes = median(peaks_numpy), median(peaks_large), median(peaks_shapes)
     achieved = flops_per_image * n_train / keras_s / 1e9
     summary = {
         "config": {
@@ -364,6 +409,9 @@ def main(argv=None):
         "keras_images_per_s": n_train / keras_s,
         "keras_gflops": achieved,
         "keras_cores": median([r["keras_cores"] for r in timed]),
+        "keras_epoch_spread": spread([r["keras_s"] for r in timed]),
+        "peak_numpy_gflops": peak_numpy,
+        "fraction_of_numpy_peak": achieved / peak_numpy,
         "peak_large_gflops": peak_large,
         "peak_shapes_gflops": peak_shapes,
         "fraction_of_large_peak": achieved / peak_large,
@@ -380,7 +428,9 @@ def main(argv=None):
                 "torch_images_per_s": n_train / torch_s,
                 "torch_gflops": flops_per_image * n_train / torch_s / 1e9,
                 "torch_cores": median([r["torch_cores"] for r in timed]),
+                "torch_epoch_spread": spread([r["torch_s"] for r in timed]),
                 "keras_over_torch_time": keras_s / torch_s,
+                "keras_speed_vs_torch": torch_s / keras_s,
                 "keras_over_torch_time_paired": median([r["keras_s"] / r["torch_s"] for r in timed]),
                 "torch_test_negative_elbo": torch_test,
             }
@@ -400,22 +450,27 @@ def main(argv=None):
         f"load average {load_avg_start[0]:.1f} -> {os.getloadavg()[0]:.1f} on {performance.available_cores()} cores"
     )
     print(f"matmul FLOPs per image (forward + backward): {flops_per_image:,}")
-    print(f"float32 matmul peak, {s}x{s}x{s}:          {peak_large:8.1f} GFLOP/s")
+    n = args.numpy_peak_size
+    print(f"float32 matmul peak, NumPy {n}x{n}x{n}:    {peak_numpy:8.1f} GFLOP/s  (the target's peak)")
+    print(f"float32 matmul peak, TF {s}x{s}x{s}:       {peak_large:8.1f} GFLOP/s")
     print(f"float32 matmul peak, this step's shapes:   {peak_shapes:8.1f} GFLOP/s")
     print(
         f"Keras   : {keras_s:6.2f} s/epoch  {n_train / keras_s:8.0f} images/s  {achieved:6.1f} GFLOP/s  "
-        f"{achieved / peak_large:5.1%} of large-matmul peak  {achieved / peak_shapes:5.1%} of step-shapes peak  "
-        f"{summary['keras_cores']:.2f} cores"
+        f"{achieved / peak_numpy:5.1%} of NumPy peak  {achieved / peak_large:5.1%} of TF large-matmul peak  "
+        f"{achieved / peak_shapes:5.1%} of step-shapes peak  {summary['keras_cores']:.2f} cores  "
+        f"epoch spread {summary['keras_epoch_spread']:.1%}"
     )
     if torch_run is not None:
         print(
             f"PyTorch : {torch_s:6.2f} s/epoch  {n_train / torch_s:8.0f} images/s  {summary['torch_gflops']:6.1f} GFLOP/s  "
-            f"{summary['torch_gflops'] / peak_large:5.1%} of large-matmul peak  "
-            f"{summary['torch_gflops'] / peak_shapes:5.1%} of step-shapes peak  {summary['torch_cores']:.2f} cores"
+            f"{summary['torch_gflops'] / peak_numpy:5.1%} of NumPy peak  {summary['torch_gflops'] / peak_large:5.1%} of TF large-matmul peak  "
+            f"{summary['torch_gflops'] / peak_shapes:5.1%} of step-shapes peak  {summary['torch_cores']:.2f} cores  "
+            f"epoch spread {summary['torch_epoch_spread']:.1%}"
         )
         print(
             f"Keras / PyTorch time per epoch: {summary['keras_over_torch_time']:.3f} "
-            f"(median of per-epoch ratios {summary['keras_over_torch_time_paired']:.3f}; below 1 = Keras faster)"
+            f"(median of per-epoch ratios {summary['keras_over_torch_time_paired']:.3f}; below 1 = Keras faster): "
+            f"Keras trains at {summary['keras_speed_vs_torch']:.2f}x the PyTorch loop's speed"
         )
     print(
         f"test -ELBO after {args.epochs} epochs: Keras {keras_test:.2f} nats"

@@ -160,7 +160,21 @@ def _add_train(commands, preset=None):
         f" (default: {d.lr_schedule})",
     )
     fitting.add_argument("--seed", type=_integer(0), default=d.seed, help=f"seeds weights, shuffling and sampling (default: {d.seed})")
-    fitting.add_argument("--jit", action=argparse.BooleanOptionalAction, default=d.jit, help="compile with XLA (default: on)")
+    fitting.add_argument(
+        "--jit", action=argparse.BooleanOptionalAction, default=d.jit, help="compile with XLA (default: on; off under a --strategy)"
+    )
+    devices = train.add_argument_group("devices")
+    devices.add_argument(
+        "--strategy",
+        choices=_config.STRATEGIES,
+        default=d.strategy,
+        help="none: one device (default); mirrored: tf.distribute.MirroredStrategy over every local GPU, or every logical CPU "
+        "device of --cpu-devices; multiworker: MultiWorkerMirroredStrategy, one process per machine, the cluster in $TF_CONFIG. "
+        "--batch-size is the global batch, split over the replicas",
+    )
+    devices.add_argument(
+        "--cpu-devices", type=_integer(1), default=d.cpu_devices, metavar="N", help="split the CPU into N logical devices (replicas)"
+    )
     data = train.add_argument_group("data")
     data.add_argument("--data", metavar="PATH", help="MNIST .npz in Keras's layout (default: $MNIST_PATH, Keras, the shipped sample)")
     data.add_argument(

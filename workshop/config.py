@@ -31,6 +31,8 @@ _POSITIVE = ("latent_dim", "epochs", "batch_size", "eval_images", "eval_samples"
 
 # constant: the learning rate throughout; cosine: from it down to 0 along a half cosine over all steps.
 LR_SCHEDULES = ("constant", "cosine")
+# none: one device; mirrored: tf.distribute.MirroredStrategy over local devices; multiworker: MultiWorkerMirroredStrategy (TF_CONFIG).
+STRATEGIES = ("none", "mirrored", "multiworker")
 
 
 def _is_int(value):
@@ -57,7 +59,11 @@ class TrainingConfig:
     (one of ``"none"``, ``"threshold"``, ``"random"``), ``binarize_seed`` (of the
     fixed stochastic binarization), ``dynamic_binarization`` (fresh binary pixels
     at every step), ``num_train`` (first N images only). Evaluation:
-    ``eval_images`` test images, ``eval_samples`` importance samples.
+    ``eval_images`` test images, ``eval_samples`` importance samples. Devices:
+    ``strategy`` (``"none"``, ``"mirrored"`` or ``"multiworker"``, see
+    :mod:`workshop.distribute`; ``batch_size`` is then the global batch, split
+    over the replicas) and ``cpu_devices`` (split the CPU into that many logical
+    devices first).
 
     Every field is checked when the object is made: a wrong value is a
     ``ValueError`` naming the field.
@@ -86,6 +92,8 @@ class TrainingConfig:
     eval_images: int = 1000
     eval_samples: int = 50
     preset: str | None = None
+    strategy: str = "none"
+    cpu_devices: int | None = None
 
     def __post_init__(self):
         def fail(name, expected):
@@ -107,6 +115,10 @@ class TrainingConfig:
                 fail(name, "an integer >= 0")
         if self.num_train is not None and (not _is_int(self.num_train) or self.num_train < 1):
             fail("num_train", "an integer >= 1 or None")
+        if self.strategy not in STRATEGIES:
+            fail("strategy", f"one of {STRATEGIES}")
+        if self.cpu_devices is not None and (not _is_int(self.cpu_devices) or self.cpu_devices < 1):
+            fail("cpu_devices", "an integer >= 1 or None")
         try:
             units = tuple(self.hidden_units)
         except TypeError:

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from workshop import losses
+from workshop import inputs, losses
 from workshop.constants import IMAGE_SHAPE, LOG_2PI, NUM_PIXELS
 from workshop.layers import Sampling
 from workshop.validation import (
@@ -275,15 +275,25 @@ class VAE(keras.Model):
             config.pop(key, None)
         return cls(**config)
 
-    def compile(self, optimizer=None, jit_compile=True, steps_per_execution=32, **kwargs):
+    def compile(self, optimizer=None, jit_compile=None, steps_per_execution=None, **kwargs):
         """Configure training. Defaults: Adam with learning rate 1e-3, ``jit_compile=True`` (XLA),
         ``steps_per_execution=32`` (32 training steps per call from Python: about 20% faster
         on a 2-core CPU; callbacks and the progress bar then update every 32 batches).
+
+        A model built under a ``tf.distribute`` strategy's scope defaults to
+        ``jit_compile=False`` and ``steps_per_execution=1`` instead: XLA cannot
+        compile the cross-replica gradient sum, and Keras 3.15's multi-step loop
+        fails under a strategy (a placeholder error).
 
         No ``loss`` argument: the loss is defined by the model itself.
         """
         if "loss" in kwargs and kwargs["loss"] is not None:
             raise ValueError(f"Expected no `loss` argument: a VAE computes its own loss. Received: loss={kwargs['loss']!r}")
+        distributed = tf.distribute.has_strategy() or getattr(self, "_distribute_strategy", None) is not None
+        if jit_compile is None:
+            jit_compile = not distributed
+        if steps_per_execution is None:
+            steps_per_execution = 1 if distributed else 32
         if optimizer is None:
             optimizer = keras.optimizers.Adam(learning_rate=1e-3)
         if kwargs.get("run_eagerly"):
@@ -323,12 +333,44 @@ class VAE(keras.Model):
         logits = self.decoder(self._inputs(z, condition), training=training)
         return self.reconstruction_loss(x, logits), losses.kl_standard_normal(z_mean, z_log_var)
 
-    def _update_metrics(self, reconstruction, kl):
-        loss = reconstruction + self.beta * kl
-        self.loss_tracker.update_state(loss)
+    def _update_metrics(self, reconstruction, kl, loss=None):
+        """Update the three metrics with per-image values (shape (N,)) and return their results.
+
+        Per-image updates make each metric the mean over every image seen,
+        across batches and, under ``tf.distribute``, across replicas.
+        """
+        self.loss_tracker.update_state(reconstruction + self.beta * kl if loss is None else loss)
         self.reconstruction_loss_tracker.update_state(reconstruction)
         self.kl_loss_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
+        return self._step_logs()
+
+    def _step_logs(self):
+        """The metrics' results, as a step returns them to ``fit``.
+
+        Under ``MultiWorkerMirroredStrategy`` each is a vector of one value:
+        Keras 3.15 reduces multi-worker step outputs with
+        ``strategy.reduce("MEAN", value, axis=0)``, which fails on a scalar.
+        The epoch's logs are read from the metrics themselves either way.
+        """
+        results = {m.name: m.result() for m in self.metrics}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
+
+    @staticmethod
+    def _batch_share(per_image):
+        """``(this replica's images) / (images in the global batch)``, a float32 scalar (1 on one device).
+
+        ``tf.distribute`` sums the gradients of the replicas, so a replica's loss
+        must be its share of the global-batch mean: ``sum over its images / global
+        batch size``. Summed over replicas that is the mean over the global batch,
+        whatever the number of replicas and however the last batch was split.
+        """
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return ops.convert_to_tensor(1.0, "float32")
+        local = ops.cast(ops.shape(per_image)[0], "float32")
+        return local / context.all_reduce(tf.distribute.ReduceOp.SUM, local)
 
     def train_step(self, data):
         x, condition = self._split_data(data)
@@ -340,12 +382,12 @@ class VAE(keras.Model):
             return self._regularised_train_step(x, condition)
         with tf.GradientTape() as tape:
             reconstruction, kl = self.compute_loss_terms(x, condition, training=True)
-            reconstruction = ops.mean(reconstruction)
-            kl = ops.mean(kl)
-            loss = reconstruction + self.beta * kl
+            per_image = reconstruction + self.beta * kl
+            # The mean over this replica's images, times its share of the global batch (1 on one device).
+            loss = ops.mean(per_image) * self._batch_share(per_image)
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
-        return self._update_metrics(reconstruction, kl)
+        return self._update_metrics(reconstruction, kl, per_image)
 
     def kl_weight(self):
         """The KL weight of the training loss now: ``beta`` times the warm-up factor (a tensor)."""
@@ -362,21 +404,19 @@ class VAE(keras.Model):
             z_mean, z_log_var = self.encoder(self._inputs(x, condition), training=True)
             z = self.sampling([z_mean, z_log_var])
             logits = self.decoder(self._inputs(z, condition), training=True)
-            reconstruction = ops.mean(self.reconstruction_loss(x, logits))
-            kl = ops.mean(losses.kl_standard_normal(z_mean, z_log_var))
-            penalty = losses.free_bits_kl(z_mean, z_log_var, self.free_bits) if self.free_bits else kl
-            loss = reconstruction + self.kl_weight() * penalty
-        grads = tape.gradient(loss, self.trainable_weights)
+            reconstruction = self.reconstruction_loss(x, logits)
+            kl = losses.kl_standard_normal(z_mean, z_log_var)
+            penalty = losses.free_bits_kl(z_mean, z_log_var, self.free_bits) if self.free_bits else ops.mean(kl)
+            loss = ops.mean(reconstruction) + self.kl_weight() * penalty
+            scaled = loss * self._batch_share(reconstruction)  # this replica's share of the global batch
+        grads = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
-        self.loss_tracker.update_state(loss)
-        self.reconstruction_loss_tracker.update_state(reconstruction)
-        self.kl_loss_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
+        return self._update_metrics(reconstruction, kl, ops.broadcast_to(loss, ops.shape(reconstruction)))
 
     def test_step(self, data):
         x, condition = self._split_data(data)
         reconstruction, kl = self.compute_loss_terms(ops.cast(x, "float32"), condition)
-        return self._update_metrics(ops.mean(reconstruction), ops.mean(kl))
+        return self._update_metrics(reconstruction, kl)
 
     def call(self, inputs, training=False):
         """Reconstruct: the mean image decoded from z (sampled when training, z_mean otherwise)."""
@@ -442,8 +482,17 @@ class VAE(keras.Model):
             if kwargs.get(name) is not None:
                 check_positive_int(kwargs[name], name)
 
-    def fit(self, x=None, y=None, validation_data=None, **kwargs):
-        """Train on images ``x`` (no targets: the images are their own targets)."""
+    def fit(self, x=None, y=None, validation_data=None, fast_input=True, **kwargs):
+        """Train on images ``x`` (no targets: the images are their own targets).
+
+        Takes everything ``keras.Model.fit`` takes. NumPy images (and labels) go
+        through :func:`workshop.inputs.shuffled_batches`: the arrays are held as
+        one tensor and every epoch gathers its batches from a fresh permutation of
+        all images, which is faster and steadier than Keras's array adapter on a
+        small CPU. ``fast_input=False`` hands them to Keras's adapter instead
+        (as do ``sample_weight``, ``validation_split``, ``steps_per_epoch`` and
+        ``shuffle="batch"``). Datasets are used as given.
+        """
         self._check_run_arguments(kwargs, ("batch_size", "validation_batch_size", "steps_per_epoch"))
         epochs = check_positive_int(kwargs.pop("epochs", 1), "epochs")
         initial_epoch = check_positive_int(kwargs.pop("initial_epoch", 0), "initial_epoch", minimum=0)
@@ -456,7 +505,27 @@ class VAE(keras.Model):
             validation_data = self._prepare_validation(validation_data)
         if self.kl_warmup_epochs:
             self._set_warmup_steps(x, kwargs)
+        if not isinstance(fast_input, (bool, np.bool_)):
+            raise ValueError(f"Expected `fast_input` to be True or False. Received: fast_input={fast_input!r}")
+        if fast_input and isinstance(x, np.ndarray) and inputs.fast_path_applies(kwargs):
+            x, y, validation_data = self._fast_inputs(x, y, validation_data, kwargs)
         return self._run_checked(super().fit, x, y, validation_data=validation_data, epochs=epochs, initial_epoch=initial_epoch, **kwargs)
+
+    def _fast_inputs(self, x, y, validation_data, kwargs):
+        """NumPy arrays as :func:`workshop.inputs.shuffled_batches` datasets (the default, fast input path).
+
+        Pops ``batch_size``, ``shuffle`` and ``validation_batch_size`` from ``kwargs``
+        (the datasets carry them). The shuffling seed is drawn from NumPy's global
+        generator, so ``seed_everything(s)`` repeats the same epochs in a fresh process.
+        """
+        batch_size = kwargs.pop("batch_size", None) or 32
+        shuffle = kwargs.pop("shuffle", True)
+        validation_batch_size = kwargs.pop("validation_batch_size", None) or batch_size
+        kwargs["shuffle"] = False  # the dataset shuffles itself (Keras warns about shuffle=True with a dataset)
+        train = inputs.shuffled_batches((x,) if y is None else (x, y), batch_size, shuffle=shuffle, seed=inputs.draw_seed())
+        if isinstance(validation_data, tuple) and all(isinstance(a, np.ndarray) for a in validation_data):
+            validation_data = inputs.shuffled_batches(validation_data, validation_batch_size, shuffle=False)
+        return train, None, validation_data
 
     def _set_warmup_steps(self, x, kwargs):
         steps = kwargs.get("steps_per_epoch")

@@ -16,11 +16,15 @@ or ``diverged``), ``metrics.json`` and PNG figures. Every JSON file is written
 atomically and is strictly valid JSON (no ``NaN`` tokens).
 """
 
+import atexit
+import contextlib
 import datetime
 import math
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 import zipfile
@@ -322,6 +326,10 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
     say = (lambda *a, **k: None) if quiet else print
 
     # Everything that can be refused is checked before the run folder is made.
+    from workshop.distribute import is_chief, make_strategy
+
+    strategy = make_strategy(config.strategy, config.cpu_devices)  # before TensorFlow's first operation
+    chief = is_chief() if config.strategy == "multiworker" else True
     seed_everything(config.seed)
     if config.dynamic_binarization:
         (x_train, y_train), _, info = load_data(config.data, "none", config.binarize_seed)
@@ -331,13 +339,19 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
     if config.num_train is not None:
         x_train, y_train = x_train[: config.num_train], y_train[: config.num_train]
     model_class = ConditionalVAE if config.conditional else VAE
-    model = model_class(**config.model_kwargs())
-    learning_rate = config.learning_rate
-    if config.lr_schedule == "cosine":
-        steps = config.epochs * -(-len(x_train) // config.batch_size)  # optimizer steps in the whole run
-        learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=config.jit)
-    out = create_run_dir(output_dir, config, overwrite)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = model_class(**config.model_kwargs())
+        learning_rate = config.learning_rate
+        if config.lr_schedule == "cosine":
+            steps = config.epochs * -(-len(x_train) // config.batch_size)  # optimizer steps in the whole run
+            learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
+        # Under a strategy VAE.compile turns XLA off (it cannot compile the cross-replica steps).
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=config.jit and strategy is None)
+    if chief:
+        out = create_run_dir(output_dir, config, overwrite)
+    else:  # another worker of a multi-worker run: the same work, written to a scratch folder removed at the end
+        out = Path(tempfile.mkdtemp(prefix="workshop-worker-"))
+        atexit.register(shutil.rmtree, out, ignore_errors=True)
 
     say(
         f"data: {describe_source(info)}; {len(x_train)} training and {len(x_test)} test images, binarize={config.binarize}"
@@ -350,6 +364,11 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
         else f"conv, z={config.latent_dim}"
     )
     say(f"model: {model_class.__name__} {layers}, {config.likelihood} likelihood, beta={config.beta:g}: {parameters:,} parameters")
+    if strategy is not None:
+        say(
+            f"devices: {type(strategy).__name__} with {strategy.num_replicas_in_sync} replicas; global batch {config.batch_size}"
+            + ("" if chief else f" (this worker writes nothing; the chief writes {output_dir})")
+        )
 
     record = {
         "command": "train",
@@ -364,6 +383,11 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
             "validation": "the test set (curves only; nothing is tuned on it)",
         },
         "versions": versions(),
+        "devices": {
+            "strategy": config.strategy,
+            "replicas": 1 if strategy is None else int(strategy.num_replicas_in_sync),
+            "jit_compile": bool(model.jit_compile),
+        },
         "status": "running",
     }
     write_json_atomic(out / CONFIG_FILE, record)
@@ -437,7 +461,8 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
         f"(IWAE, K={metrics['num_samples']}, {metrics['num_images']} images); "
         f"{metrics['active_units']}/{metrics['latent_dim']} active units."
     )
-    say(f"saved to {out}: {', '.join([MODEL_FILE, 'history.json', CONFIG_FILE, 'metrics.json', *figures])}")
+    if chief:
+        say(f"saved to {out}: {', '.join([MODEL_FILE, 'history.json', CONFIG_FILE, 'metrics.json', *figures])}")
     return RunResult(out, model, history, metrics, _rounded(seconds), figures)
 
 

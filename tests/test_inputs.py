@@ -1,0 +1,121 @@
+"""The fast input path of VAE.fit on NumPy arrays (workshop.inputs)."""
+
+import keras
+import numpy as np
+import pytest
+from helpers import sample_images
+
+from workshop import VAE, ConditionalVAE, inputs, seed_everything
+
+
+def epochs_of(dataset, count):
+    """The batches of ``count`` epochs, each epoch a list of NumPy arrays (a new iterator per epoch, as Keras makes)."""
+
+    def numpy(batch):
+        return tuple(np.asarray(t) for t in batch) if isinstance(batch, tuple) else np.asarray(batch)
+
+    return [[numpy(b) for b in dataset] for _ in range(count)]
+
+
+def test_every_row_once_per_epoch_in_a_new_order_each_epoch():
+    rows = np.arange(1000, dtype="int64")
+    epochs = epochs_of(inputs.shuffled_batches((rows,), batch_size=128, seed=3), 3)
+    for batches in epochs:
+        assert [len(b) for b in batches] == [128] * 7 + [104]  # the last batch holds the rest, as Keras's is
+        assert sorted(np.concatenate(batches).tolist()) == rows.tolist()
+    orders = [np.concatenate(b) for b in epochs]
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
+    assert not np.array_equal(orders[0], rows)  # shuffled, and batches are composed afresh
+    assert set(epochs[0][0].tolist()) != set(epochs[1][0].tolist())
+
+
+def test_same_seed_same_epochs_other_seed_other_epochs():
+    rows = np.arange(500, dtype="int64")
+    first = [np.concatenate(e) for e in epochs_of(inputs.shuffled_batches((rows,), 64, seed=7), 2)]
+    again = [np.concatenate(e) for e in epochs_of(inputs.shuffled_batches((rows,), 64, seed=7), 2)]
+    other = [np.concatenate(e) for e in epochs_of(inputs.shuffled_batches((rows,), 64, seed=8), 2)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_no_shuffle_keeps_the_order_and_arrays_stay_paired():
+    images = np.repeat(np.arange(300, dtype="float32")[:, None], 3, axis=1)
+    labels = np.arange(300, dtype="int64")
+    (batches,) = epochs_of(inputs.shuffled_batches((images, labels), 100, shuffle=False), 1)
+    assert [b[1].tolist() for b in batches] == [list(range(i, i + 100)) for i in (0, 100, 200)]
+    for x, y in epochs_of(inputs.shuffled_batches((images, labels), 32, seed=1), 1)[0]:
+        assert np.array_equal(x[:, 0], y.astype("float32"))  # each image keeps its label through the shuffle
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"batch_size": 8, "shuffle": "batch"}, "shuffle"),
+    ],
+)
+def test_bad_arguments_are_refused(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        inputs.shuffled_batches((np.zeros((10, 2)),), **arguments)
+
+
+def test_rows_must_match():
+    with pytest.raises(ValueError, match="same number of rows"):
+        inputs.shuffled_batches((np.zeros((10, 2)), np.zeros(9)), 4)
+
+
+def test_options_that_only_keras_implements_keep_the_keras_path():
+    assert inputs.fast_path_applies({"batch_size": 32, "shuffle": True})
+    assert inputs.fast_path_applies({"shuffle": False})
+    for kwargs in ({"validation_split": 0.1}, {"steps_per_epoch": 3}, {"shuffle": "batch"}, {"sample_weight": np.ones(4)}):
+        assert not inputs.fast_path_applies(kwargs)
+
+
+def spy_on_keras_fit(monkeypatch):
+    """Record what VAE.fit hands to keras.Model.fit (and train nothing)."""
+    seen = {}
+
+    def fake_fit(self, x=None, y=None, **kwargs):
+        seen.update(x=x, y=y, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fake_fit)
+    return seen
+
+
+def test_vae_fit_on_numpy_takes_the_fast_path_by_default(monkeypatch):
+    x = sample_images(200)
+    seen = spy_on_keras_fit(monkeypatch)
+    VAE(latent_dim=2, hidden_units=(16,)).fit(x, epochs=1, batch_size=64, validation_data=(x[:50],))
+    assert hasattr(seen["x"], "element_spec") and int(seen["x"].cardinality()) == 4
+    assert "batch_size" not in seen and seen["shuffle"] is False  # carried by the dataset
+    assert hasattr(seen["validation_data"], "element_spec") and int(seen["validation_data"].cardinality()) == 1
+    VAE(latent_dim=2, hidden_units=(16,)).fit(x, epochs=1, batch_size=64, fast_input=False)
+    assert isinstance(seen["x"], np.ndarray) and seen["batch_size"] == 64
+    with pytest.raises(ValueError, match="fast_input"):
+        VAE(latent_dim=2, hidden_units=(16,)).fit(x, fast_input="yes")
+
+
+def test_fast_path_trains_reproducibly_and_like_the_keras_path():
+    """Same seed, same losses; and the fast path reaches the loss of Keras's array adapter (another shuffle, same meaning)."""
+    x = sample_images(1024)
+
+    def run(fast_input):
+        seed_everything(0)
+        model = VAE(latent_dim=4, hidden_units=(64,), seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(2e-3))
+        history = model.fit(x, epochs=3, batch_size=64, verbose=0, fast_input=fast_input)
+        return history.history["loss"]
+
+    first, again, keras_path = run(True), run(True), run(False)
+    assert first == again
+    assert first[-1] < first[0] - 20  # it learns
+    assert abs(first[-1] - keras_path[-1]) < 0.05 * keras_path[-1]
+
+
+def test_conditional_vae_trains_on_numpy_labels_through_the_fast_path():
+    x, y = sample_images(256), np.random.default_rng(0).integers(0, 10, 256)
+    model = ConditionalVAE(latent_dim=2, hidden_units=(32,), num_classes=10, seed=0)
+    model.compile()
+    history = model.fit(x[:256], y[:256], epochs=1, batch_size=64, verbose=0, validation_data=(x[:64], y[:64]))
+    assert np.isfinite(history.history["val_loss"][0])
