@@ -27,7 +27,7 @@ import numpy as np
 SHUFFLE_CHOICES = (True, False)
 
 
-def shuffled_batches(arrays, batch_size, shuffle=True, seed=0):
+def shuffled_batches(arrays, batch_size, shuffle=True, seed=0, binarize=False):
     """A dataset of batches of ``arrays`` (rows permuted afresh every epoch when ``shuffle``).
 
     Args:
@@ -35,7 +35,9 @@ def shuffled_batches(arrays, batch_size, shuffle=True, seed=0):
             (images, or images and labels).
         batch_size: rows per batch; the last batch holds the ``N % batch_size`` rest.
         shuffle: True for a new permutation every epoch, False for the rows in order.
-        seed: an integer; the same seed gives the same permutations in a fresh process.
+        seed: an integer; the same seed gives the same permutations (and pixels) in a fresh process.
+        binarize: replace the first array's values (probabilities in [0, 1]) by fresh
+            Bernoulli draws in every batch of every epoch (dynamic binarization).
 
     Returns:
         A ``tf.data.Dataset`` with known cardinality ``ceil(N / batch_size)``,
@@ -63,16 +65,26 @@ def shuffled_batches(arrays, batch_size, shuffle=True, seed=0):
             batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size :]))
         return batches
 
-    if shuffle:
-        seeds = tf.data.Dataset.random(seed=int(seed), rerandomize_each_iteration=True).take(1)
-        orders = seeds.map(lambda s: tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([s, tf.constant(0, tf.int64)])))
-    else:
-        orders = tf.data.Dataset.from_tensors(tf.range(n))
-    indices = orders.flat_map(cut)
+    # One random int64 per epoch: each new iterator (Keras makes one per epoch) draws the next one.
+    seeds = tf.data.Dataset.random(seed=int(seed), rerandomize_each_iteration=True).take(1)
 
-    def gather(index):
-        rows = tuple(tf.gather(t, index) for t in tensors)
-        return rows[0] if len(rows) == 1 else rows
+    def order(epoch_seed):
+        if not shuffle:
+            return tf.range(n)
+        return tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([epoch_seed, tf.constant(0, tf.int64)]))
+
+    def epoch(epoch_seed):
+        steps_in_epoch = tf.data.Dataset.range(1, steps + 1)
+        return tf.data.Dataset.zip(cut(order(epoch_seed)), steps_in_epoch, tf.data.Dataset.from_tensors(epoch_seed).repeat())
+
+    indices = seeds.flat_map(epoch)
+
+    def gather(index, step, epoch_seed):
+        rows = [tf.gather(t, index) for t in tensors]
+        if binarize:
+            u = tf.random.stateless_uniform(tf.shape(rows[0]), seed=tf.stack([epoch_seed, step]), alg="philox")
+            rows[0] = tf.cast(u < tf.cast(rows[0], tf.float32), tf.float32)
+        return rows[0] if len(rows) == 1 else tuple(rows)
 
     options = tf.data.Options()
     options.autotune.enabled = False  # no tuning threads competing with the training step for the cores
