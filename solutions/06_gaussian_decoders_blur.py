@@ -550,8 +550,8 @@ ax.tick_params(length=0);
 # 1. The Gaussian decoder with a *learned* $\sigma$ (one number, or one per pixel, trained with the rest) removes the knob.
 #    Minimise $\frac{S}{2\sigma^2} + D\log\sigma$ over $\sigma$ for a fixed sum of squared errors $S$: what value does $\sigma$
 #    take, and what does that suggest about how such a model balances reconstruction and KL during training?
-# 2. Reconstructions are sharper than prior samples in every model above. Explain this with the averaging argument of section 4
-#    and with what you know about the gap between the aggregate posterior and the prior.
+# 2. Reconstructions are sharper than prior samples in every model above but the one with $\sigma = 1$. Explain this with the
+#    averaging argument of section 4 and with what you know about the gap between the aggregate posterior and the prior.
 # 3. The sharpness score rewards any black-and-white image, even noise. Propose a better automatic measure of sample quality
 #    for MNIST (hint: notebook 07 classifies generated digits).
 #
@@ -562,6 +562,8 @@ ax.tick_params(length=0);
 # 2. A reconstruction decodes the posterior mean of one image, a code that the encoder chose to pin that image down, so few
 #    other images share it. A prior sample lands wherever $\mathcal{N}(0, I)$ puts it, often between the codes of different
 #    images or in regions the aggregate posterior covers thinly, where the decoder's best answer is an average of many images.
+#    At $\sigma = 1$ the code says so little about each image that a reconstruction is almost as unspecific as a prior
+#    sample, and the two are about equally sharp.
 # 3. Train a classifier on real digits and score generated images by its confidence (how peaked its predicted class
 #    distribution is) and by the spread of predicted classes over many samples; this is the idea behind the Inception Score
 #    and, with feature statistics instead of labels, the Fréchet Inception Distance.
