@@ -345,8 +345,8 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
         if config.lr_schedule == "cosine":
             steps = config.epochs * -(-len(x_train) // config.batch_size)  # optimizer steps in the whole run
             learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
-        # Under a strategy VAE.compile turns XLA off (it cannot compile the cross-replica steps).
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=config.jit and strategy is None)
+        # --jit applies on one device; under a strategy VAE.compile's own default (XLA off) decides.
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=config.jit if strategy is None else None)
     if chief:
         out = create_run_dir(output_dir, config, overwrite)
     else:  # another worker of a multi-worker run: the same work, written to a scratch folder removed at the end
