@@ -241,3 +241,30 @@ def test_numpy_on_a_symbolic_tensor_is_a_mistake_not_an_unfinished_stub():
         raise NotImplementedError("Exercise log_mean_exp: write it")
 
     assert nb08.check_log_mean_exp(stub, verbose=False, strict=False).status == "not_implemented"
+
+
+def test_numpy_inside_a_gradient_tape_is_named_as_the_cause():
+    """Regression: np.mean in train_step was reported only as "AttributeError: 'numpy.float32' object has no attribute '_id'"."""
+    import keras
+    import tensorflow as tf
+    from keras import ops
+
+    import workshop
+    from workshop import losses
+    from workshop.checks import nb05
+
+    class NumpyMean(workshop.VAE):
+        def train_step(self, data):
+            x = ops.cast(keras.utils.unpack_x_y_sample_weight(data)[0], "float32")
+            with tf.GradientTape() as tape:
+                z_mean, z_log_var = self.encoder(x, training=True)
+                z = self.sampling([z_mean, z_log_var])
+                reconstruction = np.mean(losses.bernoulli_reconstruction_loss(x, self.decoder(z, training=True)))
+                kl = np.mean(losses.kl_standard_normal(z_mean, z_log_var))
+                loss = reconstruction + self.beta * kl
+            self.optimizer.apply(tape.gradient(loss, self.trainable_weights), self.trainable_weights)
+            return self._update_metrics(reconstruction, kl)
+
+    result = nb05.check_train_step(NumpyMean, verbose=False, strict=False)
+    assert result.status == "error" and "\n" not in result.message
+    assert "GradientTape cannot differentiate" in result.message and "keras.ops" in result.message

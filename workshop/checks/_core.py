@@ -441,8 +441,19 @@ def _not_implemented(name, error, details, verbose, strict):
     return _finish(name, "not_implemented", text, details, verbose, strict)
 
 
+def _numpy_value_in_tape(error):
+    """A NumPy call on an eager tensor returns a NumPy value; GradientTape then fails on it with an AttributeError."""
+    said = str(error)
+    return isinstance(error, AttributeError) and "'numpy." in said and "has no attribute" in said
+
+
 def _error(name, error, where, details, verbose, strict):
     text = _error_text(error)
+    if _numpy_value_in_tape(error):
+        text = (
+            "a NumPy call (np.mean, np.sum, ...) turned a tensor into a NumPy value, which GradientTape cannot "
+            f"differentiate: use keras.ops (ops.mean, ops.sum, ...) instead; raised {text}"
+        )
     line = _where_in_student_code(error)
     if line:
         text += f" (at `{line}`)"
