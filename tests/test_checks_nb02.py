@@ -315,3 +315,14 @@ def test_a_model_that_raises_is_one_line_naming_the_model():
     result = run(nb02.check_build_encoder_decoder, _wrong_input_shape)
     assert result.status == "wrong"
     assert "the encoder fails on a batch of flat images of shape (64, 784)" in result.message
+
+
+@pytest.mark.parametrize("seed", [0, 21, 22, 37])
+def test_sigmoid_hidden_layers_get_their_hint_whatever_the_initial_weights(seed):
+    """Regression: with 3 code dimensions a sigmoid-hidden encoder's codes were all >= 0 for some initialisations,
+    so the mistake was reported as "codes can be negative: expected True" instead of getting its hint."""
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    result = run(nb02.check_build_encoder_decoder, nb02._sigmoid_hidden)
+    assert result.status == "mistake", result.message
+    assert "not sigmoid" in result.details["hint"]

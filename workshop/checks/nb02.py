@@ -288,12 +288,14 @@ def _describe(models):
         codes_sum = _run(encoder, x1 + x2, "encoder", "a batch of flat images")
         codes_zero = _run(encoder, np.zeros_like(x1), "encoder", "a batch of flat images")
         codes_big = _run(encoder, 10.0 * x1, "encoder", "a batch of flat images")
+        codes_negative_inputs = _run(encoder, -10.0 * x1, "encoder", "a batch of flat images")
         small = codes1 / (np.abs(codes1).max() + 1e-12)  # codes of size <= 1: pixels stay off 0 and 1
         pixels = _run(decoder, np.concatenate([codes1, 3.0 * codes2]).astype("float32"), "decoder", "a batch of codes")
         pixels_small = _run(decoder, (0.1 * small).astype("float32"), "decoder", "a batch of codes")
         pixels_big = _run(decoder, small.astype("float32"), "decoder", "a batch of codes")
     except _ModelFailed as error:
         return str(error)
+    all_codes = np.concatenate([codes1, codes2, codes_big, codes_negative_inputs])
     gap = np.abs(codes1 + codes2 - codes_sum - codes_zero).max()
     scale = 1.0 + np.abs(codes_sum).max()
     flat_pixels = pixels.reshape(len(pixels), -1)
@@ -307,7 +309,9 @@ def _describe(models):
         "decoder output shape": (None,) + pixels.shape[1:],
         "encoder parameter count": int(encoder.count_params()),
         "decoder parameter count": int(decoder.count_params()),
-        "codes can be negative": bool(np.concatenate([codes1, codes2]).min() < 0.0),
+        # A ReLU on the code layer clips codes at exactly 0. (Whether codes happen to be negative is not a property of
+        # the architecture: with sigmoid hidden units and 3 code dimensions they were all >= 0 for some initialisations.)
+        "codes are clipped at 0 (an activation on the code layer)": bool(all_codes.min() >= 0.0 and np.any(all_codes == 0.0)),
         "pixels lie in [0, 1]": bool(pixels.min() >= 0.0 and pixels.max() <= 1.0),
         "the pixels of an image sum to 1": bool(np.allclose(flat_pixels.sum(axis=1), 1.0, atol=1e-3)),
         "encoder is nonlinear": bool(gap > 1e-4 * scale),
@@ -404,7 +408,7 @@ def check_build_encoder_decoder(student_fn, verbose=True, strict=None):
 
     The two models are compared by what they do, not by how they are written
     (functional or ``keras.Sequential``, with or without ``keras.Input``): output
-    shapes, parameter counts, whether codes can be negative, whether pixels stay
+    shapes, parameter counts, whether codes are clipped at 0, whether pixels stay
     in [0, 1] or sum to 1 (softmax), whether the encoder is nonlinear, and whether
     encoder and decoder logits scale with their input as ReLU layers without a
     code activation do (a tanh code or sigmoid hidden layers do not). A model that
