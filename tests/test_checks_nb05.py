@@ -325,12 +325,17 @@ def test_train_step_other_wrong_answers():
 
 
 def test_fixed_noise_repeats_draws_and_restores_keras():
-    original = keras.random.normal
+    from workshop import Sampling, rng
+
+    originals = keras.random.normal, rng.normal
     with nb05.fixed_noise():
         a = keras.random.normal((3, 2), seed=keras.random.SeedGenerator(1))
         b = keras.random.normal((3, 2), seed=keras.random.SeedGenerator(2))
-    assert keras.random.normal is original
+        # The package's Sampling layer draws through workshop.rng: it must see the same eps as a student's step.
+        z = Sampling(seed=5)([ops.zeros((3, 2)), ops.zeros((3, 2))])
+    assert (keras.random.normal, rng.normal) == originals
     np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
+    np.testing.assert_array_equal(ops.convert_to_numpy(z), ops.convert_to_numpy(a))
 
 
 def test_mistake_variants_are_built_on_a_step_equal_to_the_package_step():

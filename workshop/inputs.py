@@ -24,6 +24,8 @@ The same seed gives the same sequence of epochs in a fresh process. Under a
 
 import numpy as np
 
+from workshop.rng import bernoulli  # noqa: F401  (the pipeline's draw; also workshop.inputs.bernoulli)
+
 SHUFFLE_CHOICES = (True, False)
 
 
@@ -90,22 +92,6 @@ def shuffled_batches(arrays, batch_size, shuffle=True, seed=0, binarize=False):
     options.deterministic = True
     dataset = indices.map(gather).apply(tf.data.experimental.assert_cardinality(steps)).prefetch(1)
     return dataset.with_options(options)
-
-
-def bernoulli(probabilities, seed):
-    """Binary float32 pixels, each 1 with its probability: dynamic binarization, in the pipeline and in ``VAE.train_step``.
-
-    Draws with Philox named explicitly (``seed``: a shape-(2,) integer tensor).
-    ``keras.random.uniform`` leaves the algorithm to TensorFlow ("auto_select"),
-    which XLA compiles on a CPU into a step 4.6x slower for the 784-512-256-32
-    VAE at batch 128 (41.6 against 9.1 ms per step without binarisation; 10.1 ms
-    with Philox).
-    """
-    import tensorflow as tf
-
-    probabilities = tf.cast(probabilities, tf.float32)
-    u = tf.random.stateless_uniform(tf.shape(probabilities), seed=seed, alg="philox")
-    return tf.cast(u < probabilities, tf.float32)
 
 
 def fast_path_applies(kwargs):

@@ -331,28 +331,35 @@ _STEP_ARGS = {"latent_dim": 3, "hidden_units": (32,)}
 
 @contextlib.contextmanager
 def fixed_noise(seed=_RNG_SEED):
-    """Make ``keras.random.normal`` return the same draws for the same shape while active.
+    """Make ``keras.random.normal`` and ``workshop.rng.normal`` return the same draws for the same shape while active.
 
     Every call with a given shape returns the same standard normal numbers, so
     two models that draw their reparameterisation noise through
-    ``keras.random.normal`` (directly or with the ``Sampling`` layer) see the
-    same eps, whichever seed generator they use.
+    ``keras.random.normal`` (a student's step) or the package's ``Sampling``
+    layer (``workshop.rng.normal``) see the same eps, whichever seed generator they use.
     """
     import keras
 
-    original = keras.random.normal
-    fixed_seed = seed
+    from workshop import rng
+
+    originals = keras.random.normal, rng.normal
+
+    def draws(shape, dtype, mean=0.0, stddev=1.0):
+        shape = tuple(int(s) for s in shape)
+        values = np.random.default_rng(seed).standard_normal(shape)
+        return keras.ops.convert_to_tensor(mean + stddev * values, dtype=dtype or "float32")
 
     def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-        shape = tuple(int(s) for s in shape)
-        draws = np.random.default_rng(fixed_seed).standard_normal(shape)
-        return keras.ops.convert_to_tensor(mean + stddev * draws, dtype=dtype or "float32")
+        return draws(shape, dtype, mean, stddev)
 
-    keras.random.normal = normal
+    def package_normal(shape, generator, dtype="float32"):
+        return draws(shape, dtype)
+
+    keras.random.normal, rng.normal = normal, package_normal
     try:
         yield
     finally:
-        keras.random.normal = original
+        keras.random.normal, rng.normal = originals
 
 
 def _check_batch(n=16):
