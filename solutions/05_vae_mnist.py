@@ -571,7 +571,7 @@ test_neg_elbo = report(vae, seconds)
 
 
 # %% [markdown]
-# **What the stored run reached:** 30 epochs on the 60,000 training images, in 163 s, gave a test -ELBO of **94.64 nats per image** (reconstruction 72.11 + KL 22.53) on the 10,000 test images. The line above gives your own
+# **What the stored run reached:** 30 epochs on the 60,000 training images, in 133 s, gave a test -ELBO of **94.64 nats per image** (reconstruction 72.11 + KL 22.53) on the 10,000 test images. The line above gives your own
 # numbers and how long your machine took.
 #
 # The curves show how training went. Look at the two terms separately. The reconstruction loss falls steeply in the first

@@ -14,8 +14,10 @@ Inside an XLA-compiled step on a CPU that choice compiles to slow code:
 
 The seeds come from a layer's own ``keras.random.SeedGenerator``, as with
 ``keras.random``: every call draws afresh, and the same seed repeats the
-sequence. (Compiled and eager calls give different numbers, as they do with
-``keras.random``: XLA implements its own Philox stream.)
+sequence. Inside a compiled step the draws are exactly those of
+``keras.random.normal`` (TensorFlow's choice there is Philox too, compiled
+through the slow path), so runs recorded before this change repeat. Compiled
+and eager calls give different numbers, as they do with ``keras.random``.
 """
 
 import keras
