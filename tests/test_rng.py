@@ -71,15 +71,18 @@ def test_reparameterisation_noise_costs_little_inside_the_compiled_step(monkeypa
     assert ratio < 1.4, (ratio, times)
 
 
-def test_compiled_draws_are_keras_random_normals_so_earlier_runs_repeat():
-    # Under XLA, TensorFlow's auto-selected algorithm is Philox too: naming it changes the speed, not the numbers,
+@pytest.mark.parametrize("jit_compile", [None, False, True], ids=["eager", "graph", "xla"])
+def test_draws_are_keras_random_normals_so_earlier_runs_repeat(jit_compile):
+    # TensorFlow's auto-selected algorithm is Philox too: naming it changes the speed, not the numbers,
     # so runs recorded before the change (notebooks, pretrained models) repeat exactly.
-    def compiled(draw):
+    def draws(draw):
         generator = keras.random.SeedGenerator(21)
-        step = tf.function(lambda: draw(generator), jit_compile=True)
+        step = (lambda: draw(generator)) if jit_compile is None else tf.function(lambda: draw(generator), jit_compile=jit_compile)
         return [np.asarray(step()) for _ in range(2)]
 
-    ours = compiled(lambda g: rng.normal((128, 20), g))
-    theirs = compiled(lambda g: keras.random.normal((128, 20), seed=g))
+    ours = draws(lambda g: rng.normal((128, 20), g))
+    theirs = draws(lambda g: keras.random.normal((128, 20), seed=g))
     for a, b in zip(ours, theirs):
         np.testing.assert_array_equal(a, b)
+    # an integer seed is keras.random.normal's own
+    np.testing.assert_array_equal(np.asarray(rng.normal((4, 3), 7)), np.asarray(keras.random.normal((4, 3), seed=7)))

@@ -37,6 +37,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from workshop import rng
+
 __all__ = [
     "SPARSE_VD_K1",
     "SPARSE_VD_K2",
@@ -86,7 +88,7 @@ def sample_gaussian_weights(mean, rho, seed):
         A tensor of the shape of ``mean``: a weight matrix drawn by reparameterisation,
         differentiable in ``mean`` and ``rho``.
     """
-    eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=seed)
+    eps = rng.normal(ops.shape(mean), seed, dtype=mean.dtype)
     return mean + ops.softplus(rho) * eps
 
 
@@ -288,7 +290,7 @@ class BayesianDense(keras.layers.Layer):
         """One draw of the kernel by reparameterisation (fresh noise at every call)."""
         if self.prior == "gaussian":
             return sample_gaussian_weights(self.kernel_mean, self.kernel_rho, self.seed_generator)
-        eps = keras.random.normal(ops.shape(self.kernel_mean), dtype=self.kernel_mean.dtype, seed=self.seed_generator)
+        eps = rng.normal(ops.shape(self.kernel_mean), self.seed_generator, dtype=self.kernel_mean.dtype)
         return self.kernel_mean + ops.sqrt(self.kernel_variance()) * eps
 
     def kl_divergence(self):
@@ -310,7 +312,7 @@ class BayesianDense(keras.layers.Layer):
         if self.local_reparameterization and training:
             mean = ops.matmul(inputs, self.kernel_mean)
             variance = ops.matmul(ops.square(inputs), self.kernel_variance())
-            eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+            eps = rng.normal(ops.shape(mean), self.seed_generator, dtype=mean.dtype)
             outputs = mean + ops.sqrt(variance + _EPS) * eps
         else:
             outputs = ops.matmul(inputs, self.sample_kernel())

@@ -14,10 +14,10 @@ Inside an XLA-compiled step on a CPU that choice compiles to slow code:
 
 The seeds come from a layer's own ``keras.random.SeedGenerator``, as with
 ``keras.random``: every call draws afresh, and the same seed repeats the
-sequence. Inside a compiled step the draws are exactly those of
-``keras.random.normal`` (TensorFlow's choice there is Philox too, compiled
-through the slow path), so runs recorded before this change repeat. Compiled
-and eager calls give different numbers, as they do with ``keras.random``.
+sequence. The draws are exactly those of ``keras.random.normal`` with the same
+generator, compiled or not (TensorFlow's choice is Philox too, compiled through
+the slow path), so runs recorded before this change repeat. Compiled and eager
+calls give different numbers from each other, as they do with ``keras.random``.
 """
 
 import keras
@@ -38,7 +38,13 @@ def seed_from(generator):
 
 
 def normal(shape, generator, dtype="float32"):
-    """Standard normal draws of ``shape``, seeded by ``generator`` (a ``keras.random.SeedGenerator``), Philox."""
+    """Standard normal draws of ``shape``: ``keras.random.normal(shape, dtype=dtype, seed=generator)``'s numbers, Philox named.
+
+    ``generator``: a ``keras.random.SeedGenerator`` (fresh draws at every call). An integer
+    or None is passed on to ``keras.random.normal`` as its ``seed``.
+    """
+    if not isinstance(generator, keras.random.SeedGenerator):
+        return keras.random.normal(shape, dtype=dtype, seed=generator)
     return tf.random.stateless_normal(shape, seed=seed_from(generator), dtype=dtype, alg=ALGORITHM)
 
 
