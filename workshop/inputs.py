@@ -24,7 +24,7 @@ The same seed gives the same sequence of epochs in a fresh process. Under a
 
 import numpy as np
 
-from workshop.rng import bernoulli  # noqa: F401  (the pipeline's draw; also workshop.inputs.bernoulli)
+from workshop.rng import bernoulli  # the pipeline's draw for dynamic binarization
 
 SHUFFLE_CHOICES = (True, False)
 
