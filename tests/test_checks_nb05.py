@@ -511,6 +511,17 @@ class NumpyInStepVAE(RightVAE):
         return loss, np.mean(reconstruction_loss), kl_loss
 
 
+class NumpyReconstructionVAE(RightVAE):
+    """np.mean on the eager reconstruction tensor: the loss still runs, but only the KL reaches the gradients."""
+
+    def _forward(self, x):
+        z_mean, z_log_var = self.encoder(x, training=True)
+        logits = self.decoder(self.sampling([z_mean, z_log_var]), training=True)
+        reconstruction_loss = np.mean(nll_right(x, logits))
+        kl_loss = ops.mean(kl_right(z_mean, z_log_var))
+        return reconstruction_loss + self.beta * kl_loss, reconstruction_loss, kl_loss
+
+
 class BatchSumVAE(RightVAE):
     def _forward(self, x):
         z_mean, z_log_var = self.encoder(x, training=True)
@@ -537,6 +548,7 @@ TRAIN_STEP_WRONG = {
     "float of a tensor": FloatInStepVAE,
     "super().train_step": DelegatingVAE,
     "NumPy": NumpyInStepVAE,
+    "NumPy mean of the reconstruction": NumpyReconstructionVAE,
     "batch sum": BatchSumVAE,
     "no KL": NoKLVAE,
     "KL weight 1": FixedKLWeightVAE,
@@ -561,3 +573,10 @@ def test_train_step_failures_inside_fit_are_named():
     result = nb05.check_train_step(BatchSumVAE, **QUIET)
     assert "the returned loss is" in result.message and "higher" in result.message
     assert "keras.random" not in result.message  # the cause is not guessed
+
+
+def test_a_numpy_reconstruction_term_is_named_as_cut_off_from_the_gradients():
+    """Regression: np.mean on the reconstruction left only the KL in the gradients, reported as "the update is 0.0233 x the reference's"."""
+    result = nb05.check_train_step(NumpyReconstructionVAE, **QUIET)
+    assert result.status == "mistake", result.message
+    assert "does not reach the gradients" in result.details["hint"] and "np.mean" in result.details["hint"]

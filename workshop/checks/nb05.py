@@ -553,7 +553,9 @@ def _make_variant_step(beta, reconstruction, kl_weight, sign, apply, track):
             reconstruction_loss = ops.mean(per_image)
             kl_loss = ops.mean(losses.kl_standard_normal(z_mean, z_log_var))
             weight = {"beta": model.beta, "one": 1.0, "zero": 0.0}[kl_weight]
-            loss = reconstruction_loss + weight * kl_loss
+            # "detached": the reconstruction term is added as a constant, as np.mean(...) of an eager tensor leaves it
+            differentiated = ops.stop_gradient(reconstruction_loss) if reconstruction == "detached" else reconstruction_loss
+            loss = differentiated + weight * kl_loss
             objective = sign * loss
         if apply:
             grads = tape.gradient(objective, model.trainable_weights)
@@ -585,6 +587,11 @@ TRAIN_STEP_MISTAKES = [
     (
         "the KL term is missing from the loss you differentiate: loss = reconstruction_loss + self.beta * kl_loss.",
         lambda beta: _only(_variant_step(beta, kl_weight="zero"), "updates"),
+    ),
+    (
+        "the reconstruction term does not reach the gradients (only the KL moved the weights): compute it with "
+        "keras.ops inside `with tf.GradientTape()`; a NumPy call such as np.mean turns it into a constant.",
+        lambda beta: _only(_variant_step(beta, reconstruction="detached"), "updates"),
     ),
     (
         "the KL weight should be self.beta (this model has beta != 1), not a fixed 1.",
