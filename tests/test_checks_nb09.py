@@ -98,3 +98,14 @@ def test_a_shape_error_is_named():
 def test_strict_mode_raises():
     with pytest.raises(nb09.CheckFailed):
         nb09.check_minibatch_loss(lambda nll, kl, n: ops.mean(nll), verbose=False, strict=True)
+
+
+def test_numpy_noise_in_sample_weights_is_named():
+    """Regression: NumPy noise (frozen when the function is traced) got only "an integer seed repeats itself"."""
+
+    def numpy_noise(mean, rho, seed_generator):
+        return mean + ops.softplus(rho) * np.random.normal(size=tuple(mean.shape)).astype("float32")
+
+    result = nb09.check_sample_weights(numpy_noise, verbose=False, strict=False)
+    assert result.status == "mistake", result.message
+    assert "NumPy noise" in result.details["hint"] and "\n" not in result.message

@@ -221,7 +221,8 @@ def _sampling_mistakes():
         ),
         ("w = softplus(rho) * eps is missing the mean: add mean.", no_mean),
         (
-            "every call draws the same noise: an integer seed repeats itself. Pass seed=seed_generator.",
+            "every call draws the same noise: an integer seed repeats itself, and so does NumPy noise (drawn once, "
+            "when the compiled function is traced). Draw eps with keras.random and pass seed=seed_generator.",
             fixed_seed,
         ),
     ]
