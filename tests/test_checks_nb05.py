@@ -204,6 +204,7 @@ class RightVAE(workshop.VAE):
     apply_gradients = True
     update_metrics = True
     tape_around_forward_pass = True
+    reconstruction_batch_mean = staticmethod(ops.mean)
 
     def _forward(self, x):
         z_mean, z_log_var = self.encoder(x, training=True)
@@ -211,7 +212,7 @@ class RightVAE(workshop.VAE):
         z = z_mean + ops.exp(0.5 * z_log_var) * eps
         logits = self.decoder(z, training=True)
         per_image = nll_right(x, logits) if self.reconstruction_reduce == "sum" else nll_mean(x, logits)
-        reconstruction_loss = ops.mean(per_image)
+        reconstruction_loss = self.reconstruction_batch_mean(per_image)
         kl_loss = ops.mean(kl_right(z_mean, z_log_var))
         weight = {"beta": self.beta, "one": 1.0, "none": 0.0}[self.kl_weight]
         return reconstruction_loss + weight * kl_loss, reconstruction_loss, kl_loss
@@ -514,12 +515,7 @@ class NumpyInStepVAE(RightVAE):
 class NumpyReconstructionVAE(RightVAE):
     """np.mean on the eager reconstruction tensor: the loss still runs, but only the KL reaches the gradients."""
 
-    def _forward(self, x):
-        z_mean, z_log_var = self.encoder(x, training=True)
-        logits = self.decoder(self.sampling([z_mean, z_log_var]), training=True)
-        reconstruction_loss = np.mean(nll_right(x, logits))
-        kl_loss = ops.mean(kl_right(z_mean, z_log_var))
-        return reconstruction_loss + self.beta * kl_loss, reconstruction_loss, kl_loss
+    reconstruction_batch_mean = staticmethod(np.mean)
 
 
 class BatchSumVAE(RightVAE):
