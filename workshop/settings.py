@@ -47,22 +47,43 @@ def quiet_tensorflow():
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "tensorflow" in sys.modules or os.environ.get("WORKSHOP_TF_STDERR") == "1":
+    if sys.modules.get("tensorflow") is not None:
+        return
+    if os.environ.get("WORKSHOP_TF_STDERR") == "1":
+        _import_tensorflow()
         return
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):  # no real file descriptor 2 (some embedded consoles)
+        _import_tensorflow()
         return
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             try:
-                import tensorflow  # noqa: F401
+                _import_tensorflow()
             finally:
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+
+
+TENSORFLOW_MISSING = (
+    "The workshop package needs TensorFlow (Keras 3's backend in this course), and it is not installed. "
+    "From the repository root: pip install -r requirements.txt (the pinned CPU stack); "
+    "or pip install tensorflow (or tensorflow-cpu: one of the two, not both)."
+)
+
+
+def _import_tensorflow():
+    """Import TensorFlow; if it is missing, say how to install it (it is not a hard dependency, see pyproject.toml)."""
+    try:
+        import tensorflow  # noqa: F401
+    except ModuleNotFoundError as error:
+        if error.name != "tensorflow":
+            raise
+        raise ModuleNotFoundError(TENSORFLOW_MISSING, name="tensorflow") from None
 
 
 def seed_everything(seed=0):
