@@ -47,6 +47,7 @@ def quiet_tensorflow():
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    avoid_ynn_fusions()
     if sys.modules.get("tensorflow") is not None:
         return
     if os.environ.get("WORKSHOP_TF_STDERR") == "1":
@@ -67,6 +68,29 @@ def quiet_tensorflow():
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+
+
+YNN_FLAG = "xla_cpu_experimental_ynn_fusion_type"
+
+
+def avoid_ynn_fusions():
+    """Keep XLA:CPU from handing reductions to YNNPACK: ``--xla_cpu_experimental_ynn_fusion_type=`` in ``XLA_FLAGS``.
+
+    TensorFlow 2.21's XLA:CPU compiles some sums of the training step (the
+    per-image reconstruction sum) into "YNN fusions", whose YNNPACK executables
+    are built on first use. When two threads run the same compiled step at once
+    and both build them, they write to shared state unguarded, and the process
+    dies with a segmentation fault (``xla::cpu::EmitYnnSubgraph`` appending to a
+    vector that another thread is also building, caught under gdb; a CI run of the
+    test suite died the same way). With the flag, XLA compiles those sums itself.
+
+    Called by ``import workshop`` before TensorFlow is imported. XLA reads its flags
+    once, at its first compilation, so this has no effect on a process that has
+    already compiled with XLA. A ``XLA_FLAGS`` that already sets the flag is kept.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if not any(token.lstrip("-").startswith(YNN_FLAG) for token in flags.split()):
+        os.environ["XLA_FLAGS"] = f"{flags} --{YNN_FLAG}=".strip()
 
 
 TENSORFLOW_MISSING = (

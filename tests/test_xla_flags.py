@@ -1,0 +1,53 @@
+"""``import workshop`` keeps XLA:CPU away from YNNPACK fusions (see ``workshop.settings.avoid_ynn_fusions``).
+
+TensorFlow 2.21 compiled the per-image sums of the training step into YNN fusions, whose
+executables are rebuilt at every call of the compiled step through unguarded shared state;
+two threads doing so at once crashed the process (a segmentation fault in CI, caught under gdb
+in ``xla::cpu::EmitYnnSubgraph``).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from workshop import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FLAG = "--xla_cpu_experimental_ynn_fusion_type="
+
+
+def test_the_flag_is_added_to_xla_flags_and_a_users_own_setting_is_kept(monkeypatch):
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    settings.avoid_ynn_fusions()
+    assert os.environ["XLA_FLAGS"] == FLAG
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    settings.avoid_ynn_fusions()
+    assert os.environ["XLA_FLAGS"].split() == ["--xla_dump_to=/tmp/x", FLAG]
+    settings.avoid_ynn_fusions()  # once only
+    assert os.environ["XLA_FLAGS"].split() == ["--xla_dump_to=/tmp/x", FLAG]
+    own = "--xla_cpu_experimental_ynn_fusion_type=individual_dot --xla_dump_to=/tmp/x"
+    monkeypatch.setenv("XLA_FLAGS", own)
+    settings.avoid_ynn_fusions()
+    assert os.environ["XLA_FLAGS"] == own
+
+
+def test_the_compiled_training_step_has_no_ynn_fusion(tmp_path):
+    code = (
+        "import numpy as np\n"
+        "from workshop import VAE\n"
+        "x = (np.random.default_rng(0).random((256, 784)) > 0.5).astype('float32')\n"
+        "model = VAE(latent_dim=4, hidden_units=(32,), seed=0)\n"
+        "model.compile()\n"
+        "model.fit(x, epochs=1, batch_size=64, verbose=0)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(PYTHONPATH=str(ROOT), XLA_FLAGS=f"--xla_dump_to={tmp_path} --xla_dump_hlo_as_text", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    compiled = [p.read_text() for p in tmp_path.glob("*cpu_after_optimizations.txt")]
+    steps = [text for text in compiled if "one_step_on_data" in text.splitlines()[0]]
+    assert steps, sorted(p.name for p in tmp_path.iterdir())[:10]
+    for text in steps:
+        assert " reduce(" in text  # the step's sums are there, compiled by XLA itself
+        assert "__ynn_fusion" not in text
