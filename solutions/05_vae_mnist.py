@@ -571,7 +571,7 @@ test_neg_elbo = report(vae, seconds)
 
 
 # %% [markdown]
-# **What the stored run reached:** 30 epochs on the 60,000 training images, in 133 s, gave a test -ELBO of **94.64 nats per image** (reconstruction 72.11 + KL 22.53) on the 10,000 test images. The line above gives your own
+# **What the stored run reached:** 30 epochs on the 60,000 training images, in 146 s, gave a test -ELBO of **94.52 nats per image** (reconstruction 71.98 + KL 22.53) on the 10,000 test images. The line above gives your own
 # numbers and how long your machine took.
 #
 # The curves show how training went. Look at the two terms separately. The reconstruction loss falls steeply in the first
@@ -627,7 +627,7 @@ vae_2d, history_2d, seconds_2d = train_vae(2, "vae_mnist_z2")
 test_neg_elbo_2d = report(vae_2d, seconds_2d)
 
 # %% [markdown]
-# **What the stored run reached:** 30 epochs gave a test -ELBO of **138.21 nats per image** (reconstruction 131.39 + KL 6.83). The network is the same size apart from its code
+# **What the stored run reached:** 30 epochs gave a test -ELBO of **138.44 nats per image** (reconstruction 131.63 + KL 6.81). The network is the same size apart from its code
 # layer, so it trains about as fast as the 20-D model. The extra nats are almost all reconstruction: two numbers cannot
 # describe a digit as well as twenty can.
 #
@@ -689,9 +689,9 @@ for name, images in groups.items():
 
 
 # %% [markdown]
-# In the stored run, 89% of the decoded prior samples of the 2-D model, and 87% of the 400 manifold tiles, were
+# In the stored run, 90% of the decoded prior samples of the 2-D model, and 88% of the 400 manifold tiles, were
 # recognisable, close to the 91% of the reconstructions and of the real digits themselves. The 20-D model's prior
-# samples did worse, 67%: better than the autoencoder's random codes (about 60% and 50%), but well below its own
+# samples did worse, 70%: better than the autoencoder's random codes (about 60% and 50%), but well below its own
 # reconstructions.
 #
 # The judge is crude: it rewards an image for being close in pixels to one class of training digits, so a blurry but
@@ -738,12 +738,12 @@ for latent_dim in SWEEP_LATENT_DIMS:
 
 
 # %% [markdown]
-# In the stored run (2 epochs per size), the test -ELBO improves steeply from $d = 2$ (156.4 nats) to $d = 10$ (113.9),
-# only a little more at $d = 20$ (111.7), and gets *worse* at $d = 50$ (114.3). The KL grows with $d$ up to 20 and then
-# stops (19.4 nats at $d = 20$, 18.9 at $d = 50$): the thirty extra dimensions of the largest model carry almost no
+# In the stored run (2 epochs per size), the test -ELBO improves steeply from $d = 2$ (156.82 nats) to $d = 10$ (114.05),
+# only a little more at $d = 20$ (111.47), and gets *worse* at $d = 50$ (114.49). The KL grows with $d$ up to 20 and then
+# stops (19.42 nats at $d = 20$, 18.61 at $d = 50$): the thirty extra dimensions of the largest model carry almost no
 # information between them. Yet all 50 count as active, because after two epochs the posterior means of the unused
 # dimensions still wander by more than the 0.01 threshold. The largest model is also the slowest to train in a short
-# budget, which is why its -ELBO is worse rather than equal. (For comparison, 30 epochs gave 94.64 nats at $d = 20$.)
+# budget, which is why its -ELBO is worse rather than equal. (For comparison, 30 epochs gave 94.52 nats at $d = 20$.)
 #
 # So the size of the code is not a knob that only helps: past the point where the data need more dimensions, the extra
 # ones carry no information, and with longer training the KL term pushes them all the way to the prior. The active-unit

@@ -399,7 +399,7 @@ left.set_ylabel("y");
 # the grey gap they fan out: the data pin down the function on both sides but say nothing about how to join the two
 # pieces, and the posterior keeps every reasonable way of doing it. The ordinary network draws one of those ways, with the
 # same confidence as everywhere else. In the stored run the 90% interval covered 93.0% of the held-out points, inside the
-# 85-95% goal, and the spread of the sampled functions was 4.3 times larger in the gap than where data are dense (0.371
+# 85-95% goal, and the spread of the sampled functions was 4.3 times larger in the gap than where data are dense (0.368
 # against 0.086). With the observation noise included, which sets a floor under every band, the ratio of the total
 # predictive standard deviations is 2.9. Notice also what the band does *not* do: beyond the ends of the data, where the
 # true function keeps rising, it stays narrow. A factorised Gaussian posterior is known to be overconfident away from
@@ -517,8 +517,8 @@ right.set(title="first layer: kept weights leaving each pixel", xticks=[], ytick
 fig.colorbar(image, ax=right);
 
 # %% [markdown]
-# In the stored run the log-uniform prior removed 94.5% of the weights (14,528 of 266,200 are kept), and the pruned
-# network classified 96.53% of the test images correctly, against 95.93% for the ordinary network: 0.60 points *better*,
+# In the stored run the log-uniform prior removed 94.3% of the weights (15,054 of 266,200 are kept), and the pruned
+# network classified 96.33% of the test images correctly, against 95.93% for the ordinary network: 0.40 points *better*,
 # with about one weight in eighteen. (On 20,000 training images the ordinary network overfits a little, and the prior
 # acts as a regulariser as well as a pruner.) In the histogram most weights sit at the clip value of $\log \alpha$ (pure
 # noise, free under the prior), and a small group stays precise. The right panel shows where the surviving first-layer weights come from: the pixels near the
@@ -536,7 +536,7 @@ fig.colorbar(image, ax=right);
 #    correspond to?
 # 2. The bands of section 2 come from a factorised $q$. Name one thing a factorised Gaussian cannot represent about the
 #    posterior of a neural network's weights, and one consequence for the predictions.
-# 3. With the log-uniform prior, the expected weights with 94.5% of them removed classify as well as the ordinary network.
+# 3. With the log-uniform prior, the expected weights with 94.3% of them removed classify as well as the ordinary network.
 #    Why is it safe to remove a weight with $\log\alpha > 3$, when the same weight's mean $\theta$ can be far from zero?
 # 4. The log-uniform prior is improper (it does not integrate to 1). Is the ELBO still a lower bound on anything? What
 #    did the paper do about it, and why did training work anyway?

@@ -345,11 +345,11 @@ print(f"difference (standard - mixture):          {neg_elbo_vae - neg_elbo_gmvae
 
 # %% [markdown]
 # <!-- RESULT_ELBO -->
-# **What the stored run reached:** after 8 epochs on 30,000 training images, the test $-$ELBO is **155.30 nats per image
-# with the standard prior and 151.95 with the mixture prior**, 3.35 nats better with the same networks and the same number
+# **What the stored run reached:** after 8 epochs on 30,000 training images, the test $-$ELBO is **155.68 nats per image
+# with the standard prior and 152.50 with the mixture prior**, 3.18 nats better with the same networks and the same number
 # of steps. Both are far from notebook 05's 20-D model: two numbers cannot describe a digit well. The training printouts
-# show where the difference comes from: in the last epoch the two KL terms are close (5.53 and 5.74 nats) while the
-# reconstruction term is 149.82 against 146.52 nats. With a prior that can put its mass where the codes cluster, the encoder
+# show where the difference comes from: in the last epoch the two KL terms are close (5.53 and 5.71 nats) while the
+# reconstruction term is 149.83 against 146.75 nats. With a prior that can put its mass where the codes cluster, the encoder
 # can spread the digits apart without paying KL for leaving a single round blob, and the decoder gets codes that are easier
 # to tell apart.
 # <!-- /RESULT -->
@@ -455,13 +455,13 @@ plt.show()
 # %% [markdown]
 # <!-- RESULT_CLUSTER -->
 # **What the stored run reached:** on the 10,000 test digits, k-means on raw pixels scores **55.6%**, k-means on the
-# phase-1 codes 67.1%, and the mixture-prior model after phase 2 **72.2%**. The mixture prior improves on both, but the
+# phase-1 codes 67.2%, and the mixture-prior model after phase 2 **72.4%**. The mixture prior improves on both, but the
 # target set for this notebook, 80%, is **not reached** with this short training. The table shows what goes wrong. The 4s
-# and 9s share two clusters and both clusters mix them (496 fours and 387 nines in one, 404 fours and 429 nines in the other; compare the fifth and last rows of samples), so the pair is split some other way than by digit, and the 5s have no cluster of their own: they are
-# spread over the clusters of 3, 5 and 8 (229, 278 and 292 images), and the cluster matched to 5 also holds 147 zeros. Nothing in the ELBO prefers the grouping that matches the labels: splitting two
+# and 9s share two clusters and both clusters mix them (491 fours and 395 nines in one, 405 fours and 418 nines in the other; compare the fifth and last rows of samples), so the pair is split some other way than by digit, and the 5s have no cluster of their own: they are
+# spread over the clusters of 3, 5 and 8 (228, 283 and 284 images), and the cluster matched to 5 also holds 159 zeros. Nothing in the ELBO prefers the grouping that matches the labels: splitting two
 # similar classes along another line, or spreading a varied one over its neighbours, can serve it as well as the ten digits do. Published Gaussian-mixture VAEs
 # report between about 78% and 94% on MNIST, with larger networks and far longer training; the extension at the end suggests knobs to
-# try. The test $-$ELBO of this 10-D model, trained with $\beta = 4$, is 116.25 nats per image.
+# try. The test $-$ELBO of this 10-D model, trained with $\beta = 4$, is 116.43 nats per image.
 # <!-- /RESULT -->
 #
 # ## 7. Discussion
