@@ -37,7 +37,7 @@ def fast_mode():
 
 
 def quiet_tensorflow():
-    """Silence TensorFlow's start-up chatter and import it.
+    """Silence TensorFlow's start-up chatter and import it (after :func:`avoid_ynn_fusions` has set its XLA flag).
 
     ``TF_CPP_MIN_LOG_LEVEL=3`` does not cover the lines that TensorFlow's C++
     libraries print while they load (``cudart_stub ... Could not find cuda
