@@ -78,11 +78,11 @@ def avoid_ynn_fusions():
 
     TensorFlow 2.21's XLA:CPU compiles some sums of the training step (the
     per-image reconstruction sum) into "YNN fusions", whose YNNPACK executables
-    are built on first use. When two threads run the same compiled step at once
-    and both build them, they write to shared state unguarded, and the process
-    dies with a segmentation fault (``xla::cpu::EmitYnnSubgraph`` appending to a
-    vector that another thread is also building, caught under gdb; a CI run of the
-    test suite died the same way). With the flag, XLA compiles those sums itself.
+    it rebuilds at every call of the compiled step, appending to state that
+    nothing guards. When two threads build them at once the process can die with
+    a segmentation fault: caught under gdb in ``xla::cpu::EmitYnnSubgraph`` while
+    a second thread was building too, and a CI run of the test suite died with a
+    segmentation fault inside ``fit``. With the flag, XLA compiles those sums itself.
 
     Called by ``import workshop`` before TensorFlow is imported. XLA reads its flags
     once, at its first compilation, so this has no effect on a process that has
