@@ -2,8 +2,8 @@
 
 TensorFlow 2.21 compiled the per-image sums of the training step into YNN fusions, whose
 executables are rebuilt at every call of the compiled step through unguarded shared state;
-two threads doing so at once crashed the process (a segmentation fault in CI, caught under gdb
-in ``xla::cpu::EmitYnnSubgraph``).
+two threads doing so at once crashed the process (a segmentation fault, caught under gdb in
+``xla::cpu::EmitYnnSubgraph`` while a second thread was building too).
 """
 
 import os
