@@ -19,17 +19,36 @@ FLAG = "--xla_cpu_experimental_ynn_fusion_type="
 
 def test_the_flag_is_added_to_xla_flags_and_a_users_own_setting_is_kept(monkeypatch):
     monkeypatch.delenv("XLA_FLAGS", raising=False)
-    settings.avoid_ynn_fusions()
+    assert settings.avoid_ynn_fusions("2.21.0")
     assert os.environ["XLA_FLAGS"] == FLAG
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
-    settings.avoid_ynn_fusions()
+    assert settings.avoid_ynn_fusions("2.21.3")
     assert os.environ["XLA_FLAGS"].split() == ["--xla_dump_to=/tmp/x", FLAG]
-    settings.avoid_ynn_fusions()  # once only
+    settings.avoid_ynn_fusions("2.21.3")  # once only
     assert os.environ["XLA_FLAGS"].split() == ["--xla_dump_to=/tmp/x", FLAG]
     own = "--xla_cpu_experimental_ynn_fusion_type=individual_dot --xla_dump_to=/tmp/x"
     monkeypatch.setenv("XLA_FLAGS", own)
-    settings.avoid_ynn_fusions()
+    assert settings.avoid_ynn_fusions("2.21.0")
     assert os.environ["XLA_FLAGS"] == own
+
+
+def test_other_tensorflow_releases_are_left_alone(monkeypatch):
+    # XLA aborts on a flag it does not know: only releases checked to have it get it.
+    for version in ("2.20.0", "2.22.0rc1", "3.0.0", "garbage"):
+        monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+        assert not settings.avoid_ynn_fusions(version)
+        assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/tmp/x"
+
+
+def test_import_workshop_sets_the_flag_for_the_installed_tensorflow():
+    code = "import os, tensorflow, workshop\nprint(tensorflow.__version__)\nprint(os.environ.get('XLA_FLAGS', ''))\n"
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    version, flags = (result.stdout.splitlines() + [""])[-2:]
+    expected = [FLAG] if version.startswith("2.21.") else []
+    assert flags.split() == expected, (version, flags)
 
 
 def test_the_compiled_training_step_has_no_ynn_fusion(tmp_path):

@@ -8,6 +8,7 @@ when ``CI`` is set (as it is on GitHub Actions and in this project's CI).
 
 import os
 import random
+import re
 import sys
 
 import numpy as np
@@ -37,7 +38,7 @@ def fast_mode():
 
 
 def quiet_tensorflow():
-    """Silence TensorFlow's start-up chatter and import it (after :func:`avoid_ynn_fusions` has set its XLA flag).
+    """Silence TensorFlow's start-up chatter, import it, then set the XLA flag of :func:`avoid_ynn_fusions`.
 
     ``TF_CPP_MIN_LOG_LEVEL=3`` does not cover the lines that TensorFlow's C++
     libraries print while they load (``cudart_stub ... Could not find cuda
@@ -47,9 +48,12 @@ def quiet_tensorflow():
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    avoid_ynn_fusions()
-    if sys.modules.get("tensorflow") is not None:
-        return
+    if sys.modules.get("tensorflow") is None:
+        _import_quietly()
+    avoid_ynn_fusions(sys.modules["tensorflow"].__version__)
+
+
+def _import_quietly():
     if os.environ.get("WORKSHOP_TF_STDERR") == "1":
         _import_tensorflow()
         return
@@ -71,9 +75,12 @@ def quiet_tensorflow():
 
 
 YNN_FLAG = "xla_cpu_experimental_ynn_fusion_type"
+# TensorFlow releases (major, minor) checked to know the flag and to crash without it. XLA aborts the
+# process on a flag it does not know, so other releases are left alone: check again when the pin moves.
+YNN_FLAG_RELEASES = ((2, 21),)
 
 
-def avoid_ynn_fusions():
+def avoid_ynn_fusions(tensorflow_version):
     """Keep XLA:CPU from handing reductions to YNNPACK: ``--xla_cpu_experimental_ynn_fusion_type=`` in ``XLA_FLAGS``.
 
     TensorFlow 2.21's XLA:CPU compiles some sums of the training step (the
@@ -84,13 +91,22 @@ def avoid_ynn_fusions():
     a second thread was building too, and a CI run of the test suite died with a
     segmentation fault inside ``fit``. With the flag, XLA compiles those sums itself.
 
-    Called by ``import workshop`` before TensorFlow is imported. XLA reads its flags
-    once, at its first compilation, so this has no effect on a process that has
-    already compiled with XLA. A ``XLA_FLAGS`` that already sets the flag is kept.
+    Called by ``import workshop`` right after TensorFlow is imported. XLA reads its
+    flags once, at its first compilation, so this has no effect on a process that
+    has already compiled with XLA. An ``XLA_FLAGS`` that already sets the flag is
+    kept, and TensorFlow releases outside ``YNN_FLAG_RELEASES`` are left alone.
+
+    Returns:
+        True if the flag is in ``XLA_FLAGS`` afterwards because of this call or the user's.
     """
+    release = tuple(int(part) for part in re.findall(r"\d+", str(tensorflow_version))[:2])
     flags = os.environ.get("XLA_FLAGS", "")
-    if not any(token.lstrip("-").startswith(YNN_FLAG) for token in flags.split()):
-        os.environ["XLA_FLAGS"] = f"{flags} --{YNN_FLAG}=".strip()
+    if any(token.lstrip("-").startswith(YNN_FLAG) for token in flags.split()):
+        return True
+    if release not in YNN_FLAG_RELEASES:
+        return False
+    os.environ["XLA_FLAGS"] = f"{flags} --{YNN_FLAG}=".strip()
+    return True
 
 
 TENSORFLOW_MISSING = (
