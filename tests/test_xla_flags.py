@@ -7,13 +7,11 @@ two threads doing so at once crashed the process (a segmentation fault, caught u
 """
 
 import os
-import subprocess
-import sys
-from pathlib import Path
+
+from helpers import run_python
 
 from workshop import settings
 
-ROOT = Path(__file__).resolve().parent.parent
 FLAG = "--xla_cpu_experimental_ynn_fusion_type="
 
 
@@ -41,12 +39,9 @@ def test_other_tensorflow_releases_are_left_alone(monkeypatch):
 
 
 def test_import_workshop_sets_the_flag_for_the_installed_tensorflow():
-    code = "import os, tensorflow, workshop\nprint(tensorflow.__version__)\nprint(os.environ.get('XLA_FLAGS', ''))\n"
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    version, flags = (result.stdout.splitlines() + [""])[-2:]
+    code = "import os, tensorflow, workshop\nprint(tensorflow.__version__ + '|' + os.environ.get('XLA_FLAGS', ''))\n"
+    stdout = run_python(code, timeout=120, env={"XLA_FLAGS": ""})  # not this process's flags, which import workshop set
+    version, flags = stdout.splitlines()[-1].split("|")
     expected = [FLAG] if version.startswith("2.21.") else []
     assert flags.split() == expected, (version, flags)
 
@@ -60,10 +55,7 @@ def test_the_compiled_training_step_has_no_ynn_fusion(tmp_path):
         "model.compile()\n"
         "model.fit(x, epochs=1, batch_size=64, verbose=0)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update(PYTHONPATH=str(ROOT), XLA_FLAGS=f"--xla_dump_to={tmp_path} --xla_dump_hlo_as_text", TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240)
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_python(code, timeout=240, env={"XLA_FLAGS": f"--xla_dump_to={tmp_path} --xla_dump_hlo_as_text"})
     compiled = [p.read_text() for p in tmp_path.glob("*cpu_after_optimizations.txt")]
     steps = [text for text in compiled if "one_step_on_data" in text.splitlines()[0]]
     assert steps, sorted(p.name for p in tmp_path.iterdir())[:10]
