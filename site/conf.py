@@ -3,7 +3,7 @@
 The pages are the executed solution notebooks, rendered by MyST-NB from their stored
 outputs (``nb_execution_mode = "off"``: nothing is re-run). Math is typeset in the
 browser by a MathJax 3 copy shipped on PyPI (``sphinx-mathjax-offline``), so the
-site works without network. ``workshop.site`` copies this file into a staging folder
+site works without network. ``workshop.instructor.site`` copies this file into a staging folder
 next to the notebooks and a generated home page before calling Sphinx.
 """
 

@@ -17,9 +17,9 @@ import time
 import numpy as np
 import pytest
 
-from workshop import cli, training
-from workshop.config import TrainingConfig
 from workshop.data import SAMPLE_PATH
+from workshop.instructor import cli, training
+from workshop.instructor.config import TrainingConfig
 
 SAMPLE = str(SAMPLE_PATH)
 SMALL = ["--data", SAMPLE, "--num-train", "256", "--hidden-units", "64,32", "--eval-images", "64", "--eval-samples", "5"]
@@ -66,7 +66,7 @@ def test_train_writes_the_run_folder(run_dir):
     config = json.loads((out / "config.json").read_text())
     assert config["status"] == "complete"
     # config.json stores the TrainingConfig itself, not the parsed command line
-    assert set(config["config"]) == {f.name for f in __import__("workshop.config").config.fields()}
+    assert set(config["config"]) == {f.name for f in __import__("workshop.instructor.config").config.fields()}
     assert config["config"]["latent_dim"] == 2 and config["config"]["hidden_units"] == [64, 32]
     assert TrainingConfig.from_dict(config["config"]).num_train == 256
     assert config["data"]["source"] == "file" and config["data"]["num_train"] == 256
@@ -182,10 +182,12 @@ def test_interrupted_run_keeps_model_and_history(tmp_path, monkeypatch):
 
 
 def test_notebooks_command_is_passed_through(monkeypatch):
-    import workshop.authoring
+    import workshop.instructor.authoring
 
     seen = []
-    monkeypatch.setattr(workshop.authoring, "check", lambda solutions, notebooks: seen.append((solutions, notebooks)) or ["a problem"])
+    monkeypatch.setattr(
+        workshop.instructor.authoring, "check", lambda solutions, notebooks: seen.append((solutions, notebooks)) or ["a problem"]
+    )
     code, stdout, stderr = run_main(["notebooks", "check", "--solutions", "x"])
     assert code == 1 and seen == [("x", None)]
     assert stdout == "a problem\n" and stderr == "error: 1 problem(s) found.\n"
@@ -355,12 +357,14 @@ def test_sigterm_to_train_is_handled_like_ctrl_c(tmp_path):
     training.load_vae(out)  # the model of the last completed epoch is whole
 
 
-def test_pretrained_export_is_reachable_from_both_front_ends(tmp_path):
+def test_export_is_the_instructor_command_and_the_library_points_to_it(tmp_path):
     code, _, stderr = run_main(["export", str(tmp_path / "no-run"), "tiny"])
     assert code == 1 and "Missing" in stderr and len(stderr.splitlines()) == 1
     from workshop import pretrained
 
+    # The students' library no longer imports the instructor's command line (no import cycle):
+    # `python -m workshop.pretrained export` is a usage error that names the command to use.
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        assert pretrained.main(["export", str(tmp_path / "no-run"), "tiny"]) == 1
+        assert pretrained.main(["export", str(tmp_path / "no-run"), "tiny"]) == 2
     assert "python -m workshop export" in err.getvalue()

@@ -1,4 +1,4 @@
-"""Colab badge and set-up cell, nbgrader metadata and the parameters tag (workshop.delivery)."""
+"""Colab badge and set-up cell, nbgrader metadata and the parameters tag (workshop.instructor.delivery)."""
 
 import subprocess
 import sys
@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workshop import course, delivery
-from workshop.notebooks import strip_solutions
+from workshop.instructor import course, delivery
+from workshop.instructor.notebooks import strip_solutions
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_probability_toolkit.ipynb"

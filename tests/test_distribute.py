@@ -13,12 +13,12 @@ import sys
 import pytest
 from helpers import REPO, run_python
 
-from workshop import distribute
-from workshop.config import TrainingConfig
+from workshop.instructor import distribute
+from workshop.instructor.config import TrainingConfig
 
 MIRRORED_RUN = """
 import json, sys, keras, numpy as np
-from workshop.distribute import make_strategy
+from workshop.instructor.distribute import make_strategy
 strategy = make_strategy("mirrored", cpu_devices=2)  # before TensorFlow's first operation
 from workshop import VAE, layers, seed_everything
 sys.path.insert(0, "tests")

@@ -1,4 +1,4 @@
-"""Grading submissions (workshop.grading) on notebook 01, the fastest: one kernel per submission."""
+"""Grading submissions (workshop.instructor.grading) on notebook 01, the fastest: one kernel per submission."""
 
 import csv
 import json
@@ -7,9 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workshop import grading
-from workshop.delivery import deliver
-from workshop.notebooks import strip_solutions
+from workshop.instructor import grading
+from workshop.instructor.delivery import deliver
+from workshop.instructor.notebooks import strip_solutions
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_probability_toolkit.ipynb"
@@ -119,7 +119,8 @@ def test_reports_in_csv_and_json(graded):
 
 
 def test_instructor_cases_catch_what_the_public_check_lets_through():
-    from workshop import grading_extra, probability
+    from workshop import probability
+    from workshop.instructor import grading_extra
 
     def no_batches(p, q):  # right on 1-D inputs, wrong on batches: sums over everything
         import numpy as np
@@ -134,7 +135,7 @@ def test_instructor_cases_catch_what_the_public_check_lets_through():
 
 
 def test_the_grade_command_is_wired_and_checks_its_arguments(capsys):
-    from workshop.notebooks import cli_main
+    from workshop.instructor.notebooks import cli_main
 
     assert cli_main(["grade", "x.ipynb"]) == 2
     assert "--out" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workshop import grading
+from workshop.instructor import grading
 
 ROOT = Path(__file__).resolve().parent.parent
 

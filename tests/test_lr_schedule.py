@@ -8,9 +8,9 @@ import math
 import keras
 import pytest
 
-from workshop import cli
-from workshop.config import TrainingConfig
 from workshop.data import SAMPLE_PATH
+from workshop.instructor import cli
+from workshop.instructor.config import TrainingConfig
 
 
 def _train(out, *extra):

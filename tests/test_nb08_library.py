@@ -140,8 +140,8 @@ def test_free_bits_loss_is_the_floor_when_every_kl_is_below_it():
 
 
 def test_reference_preset_sets_defaults_that_explicit_flags_override():
-    from workshop.cli import build_parser, main
-    from workshop.presets import PRESETS, preset_from_argv
+    from workshop.instructor.cli import build_parser, main
+    from workshop.instructor.presets import PRESETS, preset_from_argv
 
     argv = ["train", "--preset", "reference"]
     args = build_parser(preset_from_argv(argv)).parse_args(argv)
@@ -156,8 +156,7 @@ def test_reference_preset_sets_defaults_that_explicit_flags_override():
 
 
 def test_exported_command_line_names_the_preset_and_only_what_differs_from_it():
-    from workshop.config import TrainingConfig
-    from workshop.presets import preset_config
+    from workshop.instructor.config import TrainingConfig, preset_config
 
     config = preset_config("reference").replace(epochs=3, eval_samples=50)
     assert config.command_line() == "python -m workshop train --preset reference --epochs 3 --eval-samples 50"

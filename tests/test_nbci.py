@@ -1,11 +1,11 @@
-"""Kernelspec and metadata hygiene, and the jupytext percent-format twins (workshop.nbci)."""
+"""Kernelspec and metadata hygiene, and the jupytext percent-format twins (workshop.instructor.nbci)."""
 
 import shutil
 from pathlib import Path
 
 import nbformat
 
-from workshop import nbci
+from workshop.instructor import nbci
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_probability_toolkit.ipynb"

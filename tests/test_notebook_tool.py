@@ -1,4 +1,4 @@
-"""Tests for workshop.notebooks: build, check and the command line, on synthetic notebooks."""
+"""Tests for workshop.instructor.notebooks: build, check and the command line, on synthetic notebooks."""
 
 import json
 import os
@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from workshop import notebooks as tool
+from workshop.instructor import notebooks as tool
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -412,7 +412,7 @@ def test_progress_bar_redraws_collapse_to_what_a_terminal_shows():
     # Regression: `run` stored every redraw of Keras's progress bar (7,929 outputs, 5 MB for notebook 05).
     from nbformat.v4 import new_output
 
-    from workshop.notebooks import collapse_progress_output, render_terminal
+    from workshop.instructor.notebooks import collapse_progress_output, render_terminal
 
     assert render_terminal("1/3 [==>.]\r2/3 [===>]\r3/3 [====] done\nnext") == "3/3 [====] done\nnext"
     assert render_terminal("abc\x08\x08xy") == "axy"
@@ -435,7 +435,7 @@ def test_built_notebooks_are_world_readable(tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from workshop import notebooks
+    from workshop.instructor import notebooks
 
     solutions, students = tmp_path / "s", tmp_path / "n"
     solutions.mkdir()

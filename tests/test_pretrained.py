@@ -9,6 +9,7 @@ import pytest
 
 from tests.helpers import SAMPLE
 from workshop import pretrained
+from workshop.instructor.export import export
 
 SHIPPED = ("vae_mnist_z20", "vae_mnist_z2")
 TOLERANCE = 0.5  # nats per image
@@ -80,7 +81,7 @@ def test_export_round_trip_from_a_run_folder(tmp_path):
         arrays = {k: data[k][:64] for k in ("x_train", "y_train", "x_test", "y_test")}
     np.savez(tmp_path / "mnist.npz", **arrays)
 
-    meta = pretrained.export(run, "tiny", output_dir=tmp_path / "out", data=tmp_path / "mnist.npz")
+    meta = export(run, "tiny", output_dir=tmp_path / "out", data=tmp_path / "mnist.npz")
     assert meta["training"]["command"] == "python -m workshop train --latent-dim 3 --hidden-units 16 --epochs 1"
     loaded = pretrained.load_pretrained("tiny", directory=tmp_path / "out")
     for original, restored in zip(model.get_weights(), loaded.get_weights()):
@@ -90,9 +91,9 @@ def test_export_round_trip_from_a_run_folder(tmp_path):
     assert isinstance(keras.saving.load_model(run / "model.keras", compile=False), VAE)
 
     with pytest.raises(FileNotFoundError, match="model.keras"):
-        pretrained.export(tmp_path / "out", "tiny2", output_dir=tmp_path / "out")
+        export(tmp_path / "out", "tiny2", output_dir=tmp_path / "out")
     with pytest.raises(ValueError, match="letters, digits and underscores"):
-        pretrained.export(run, "bad name", output_dir=tmp_path / "out")
+        export(run, "bad name", output_dir=tmp_path / "out")
 
 
 def test_recorded_likelihoods_belong_to_the_shipped_weights_and_are_tighter_than_the_elbo(tmp_path):

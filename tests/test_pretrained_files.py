@@ -82,7 +82,7 @@ def test_broken_json_is_refused(copy, text, match):
 
 
 def test_export_records_the_sha256_that_the_loader_verifies(tmp_path):
-    from workshop.export import export
+    from workshop.instructor.export import export
     from workshop.models import VAE
 
     run = tmp_path / "run"

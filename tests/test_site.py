@@ -17,7 +17,7 @@ from urllib.parse import unquote, urldefrag, urlparse
 import nbformat
 import pytest
 
-from workshop import course, site
+from workshop.instructor import course, site
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")

@@ -1,5 +1,5 @@
 import sys
 
-from workshop.cli import main
+from workshop.instructor.cli import main
 
 sys.exit(main())

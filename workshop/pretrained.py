@@ -14,7 +14,7 @@ damaged weights never load silently; any damaged file is a ``ValueError``
 naming it. ``README.md`` there says which command trained each model.
 
 Instructors make these files with ``python -m workshop export RUN_DIR NAME``
-(:mod:`workshop.export`).
+(:mod:`workshop.instructor.export`).
 """
 
 import hashlib
@@ -177,7 +177,7 @@ LIKELIHOODS_FILE = "likelihoods.json"  # IWAE numbers of the shipped models (not
 def recorded_likelihood(name, directory=None):
     """The entry of ``likelihoods.json`` for ``name`` if it matches the shipped weights, else None.
 
-    Entries are written by ``python -m workshop likelihood NAME`` (:func:`workshop.export.record_likelihood`)
+    Entries are written by ``python -m workshop likelihood NAME`` (:func:`workshop.instructor.export.record_likelihood`)
     and keyed by the sha256 of the weights, so a re-exported model is never matched with the numbers of
     its predecessor.
     """
@@ -194,24 +194,10 @@ def recorded_likelihood(name, directory=None):
     return entry
 
 
-def __getattr__(name):
-    # `pretrained.export` moved to `workshop.export.export`; kept reachable for older scripts.
-    if name == "export":
-        from workshop.export import export
-
-        return export
-    raise AttributeError(f"module 'workshop.pretrained' has no attribute {name!r}")
-
-
 # ------------------------------------------------------------------------- CLI
 def main(argv=None):
-    """``python -m workshop.pretrained list``; ``export`` is ``python -m workshop export`` now (forwarded)."""
+    """``python -m workshop.pretrained list``: the shipped models with their test -ELBO (export is ``python -m workshop export``)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["export"]:
-        from workshop.cli import main as workshop_main
-
-        print("note: `python -m workshop.pretrained export` is now `python -m workshop export`", file=sys.stderr)
-        return workshop_main(argv)
     if argv != ["list"]:
         print("error: expected `list` (or use `python -m workshop export RUN_DIR NAME`)", file=sys.stderr)
         return 2

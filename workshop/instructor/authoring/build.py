@@ -1,9 +1,9 @@
 """Build the student notebooks: ``notebooks/NN.ipynb`` from ``solutions/NN.ipynb``, all or nothing."""
 
-from workshop.authoring.files import dumps, folders, read, solution_files
-from workshop.authoring.markers import strip_solutions
-from workshop.delivery import deliver
-from workshop.files import write_text_atomic
+from workshop.instructor.authoring.files import dumps, folders, read, solution_files
+from workshop.instructor.authoring.markers import strip_solutions
+from workshop.instructor.delivery import deliver
+from workshop.instructor.files import write_text_atomic
 
 
 def build_in_memory(solutions_dir):
@@ -37,7 +37,7 @@ def build(solutions_dir=None, notebooks_dir=None):
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             write_text_atomic(target, text)
         written.append(target)
-    from workshop import nbci
+    from workshop.instructor import nbci
 
     nbci.sync_scripts(solutions)
     return written

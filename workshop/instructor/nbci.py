@@ -5,7 +5,7 @@ Used by ``python -m workshop notebooks check`` (see :func:`problems`):
 - every notebook (solution and student) must declare the ``python3`` kernel;
 - no stray metadata: the notebook may carry only ``kernelspec`` and
   ``language_info``, a cell only ``tags`` (and, in student notebooks, the
-  ``nbgrader`` block that :mod:`workshop.delivery` writes). Editors add
+  ``nbgrader`` block that :mod:`workshop.instructor.delivery` writes). Editors add
   ``collapsed``, ``scrolled``, ``ExecuteTime``, ``vscode`` or ``colab`` keys
   that make diffs noisy and can leak an author's set-up;
 - each ``solutions/NN_name.ipynb`` has a plain-text twin ``solutions/NN_name.py``

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import nbformat
 
-from workshop.files import write_text_atomic
+from workshop.instructor.files import write_text_atomic
 
 
 class NotebookFileError(ValueError):

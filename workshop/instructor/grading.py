@@ -12,7 +12,7 @@ student's definitions count, never the outputs they left in the notebook.
 Per exercise the verdict is ``pass``, ``fail`` or ``not attempted`` (the stub's
 ``NotImplementedError``, or the exercise's code missing) with the check's
 one-line message. Where an exercise passes its public check, instructor-only
-extra cases (:mod:`workshop.grading_extra`, stricter than the students' checks,
+extra cases (:mod:`workshop.instructor.grading_extra`, stricter than the students' checks,
 never printed in a student notebook) run too; the message then says
 "public and instructor checks passed", or "public checks passed" where the
 exercise has no extra cases. A file that is not a notebook, a notebook that is
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import nbformat
 
-from workshop.delivery import SETUP_TAG, check_calls
+from workshop.instructor.delivery import SETUP_TAG, check_calls
 
 __all__ = ["ExerciseGrade", "SubmissionGrade", "cli_main", "expected_exercises", "grade", "grade_submission", "replay_check"]
 
@@ -148,7 +148,7 @@ def replay_check(checker, source, namespace, extra=True):
 
 
 def _extra_cases(checker, namespace):
-    from workshop import grading_extra
+    from workshop.instructor import grading_extra
 
     run = grading_extra.EXTRA_CHECKS.get(checker)
     if run is None:
@@ -316,7 +316,7 @@ def grade_submission(path, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT
         cells.append(cell)
     for checker, _, source in expected:
         replay = nbformat.v4.new_code_cell(
-            "from workshop.grading import replay_check as _workshop_replay_check\n"
+            "from workshop.instructor.grading import replay_check as _workshop_replay_check\n"
             f"_workshop_replay_check({checker!r}, {source!r}, globals(), extra={bool(extra)!r})"
         )
         replay.metadata["workshop_grader"] = True
@@ -439,7 +439,7 @@ def run_from_args(args):
 
 
 def cli_main(argv=None):
-    """``python -m workshop.grading SUBMISSION... --out DIR`` (same as ``notebooks grade``)."""
+    """``python -m workshop.instructor.grading SUBMISSION... --out DIR`` (same as ``notebooks grade``)."""
     parser = add_arguments(
         argparse.ArgumentParser(prog="python -m workshop notebooks grade", description="Grade submitted student notebooks.")
     )

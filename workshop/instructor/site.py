@@ -33,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-from workshop import course
+from workshop.instructor import course
 
 __all__ = ["SiteError", "build", "cli_main", "figure_alt_texts", "serve", "stage"]
 

@@ -1,7 +1,7 @@
 """Every training default in one place: :class:`TrainingConfig`.
 
 ``python -m workshop train`` builds its options from this dataclass (the
-``--help`` defaults are its field defaults), :func:`workshop.training.train_and_evaluate`
+``--help`` defaults are its field defaults), :func:`workshop.instructor.training.train_and_evaluate`
 takes one, the pretrained export reads the one a run recorded, and a run's
 ``config.json`` stores it (``TrainingConfig.to_dict()``) next to its status.
 
@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 from workshop.constants import BINARIZE_CHOICES, BINARIZE_SEED
+from workshop.instructor.presets import PRESETS
 
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -61,7 +62,7 @@ class TrainingConfig:
     at every step), ``num_train`` (first N images only). Evaluation:
     ``eval_images`` test images, ``eval_samples`` importance samples. Devices:
     ``strategy`` (``"none"``, ``"mirrored"`` or ``"multiworker"``, see
-    :mod:`workshop.distribute`; ``batch_size`` is then the global batch, split
+    :mod:`workshop.instructor.distribute`; ``batch_size`` is then the global batch, split
     over the replicas) and ``cpu_devices`` (split the CPU into that many logical
     devices first).
 
@@ -134,8 +135,6 @@ class TrainingConfig:
             if not isinstance(getattr(self, name), bool):
                 fail(name, "True or False")
         if self.preset is not None:
-            from workshop.presets import PRESETS
-
             if self.preset not in PRESETS:
                 fail("preset", f"None or one of {tuple(sorted(PRESETS))}")
         if self.data is not None and not isinstance(self.data, str):
@@ -179,8 +178,6 @@ class TrainingConfig:
         parts = ["python -m workshop train"]
         base = DEFAULTS
         if self.preset is not None:
-            from workshop.presets import preset_config
-
             parts.append(f"--preset {self.preset}")
             base = preset_config(self.preset)
         for f in fields():
@@ -195,6 +192,13 @@ class TrainingConfig:
             else:
                 parts.append(f"{flag} {value}")
         return " ".join(parts)
+
+
+def preset_config(name):
+    """The :class:`~workshop.instructor.config.TrainingConfig` of preset ``name`` (a ValueError naming the presets otherwise)."""
+    if name not in PRESETS:
+        raise ValueError(f"Expected `preset` to be one of {tuple(sorted(PRESETS))}. Received: preset={name!r}")
+    return TrainingConfig(preset=name, **PRESETS[name]["arguments"])
 
 
 def fields():

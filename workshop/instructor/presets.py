@@ -1,4 +1,4 @@
-"""Named training recipes for ``python -m workshop train --preset NAME``.
+"""Named training recipes (plain data: :func:`workshop.instructor.config.preset_config` builds them) for ``python -m workshop train --preset NAME``.
 
 A preset only changes the DEFAULTS of ``train``: any flag given on the command
 line still wins (``--preset reference --epochs 10`` trains the reference recipe
@@ -31,15 +31,6 @@ PRESETS = {
         },
     },
 }
-
-
-def preset_config(name):
-    """The :class:`~workshop.config.TrainingConfig` of preset ``name`` (a ValueError naming the presets otherwise)."""
-    from workshop.config import TrainingConfig
-
-    if name not in PRESETS:
-        raise ValueError(f"Expected `preset` to be one of {tuple(sorted(PRESETS))}. Received: preset={name!r}")
-    return TrainingConfig(preset=name, **PRESETS[name]["arguments"])
 
 
 def preset_from_argv(argv):

@@ -1,10 +1,10 @@
-"""Compatibility shim: the notebook tool now lives in :mod:`workshop.authoring`.
+"""Compatibility shim: the notebook tool now lives in :mod:`workshop.instructor.authoring`.
 
-``from workshop.notebooks import build, check, run, strip_solutions`` keeps
+``from workshop.instructor.notebooks import build, check, run, strip_solutions`` keeps
 working; :func:`cli_main` runs ``python -m workshop notebooks ...``.
 """
 
-from workshop.authoring import (
+from workshop.instructor.authoring import (
     MARKDOWN_STUB,
     NotebookBuildError,
     NotebookFileError,
@@ -16,8 +16,8 @@ from workshop.authoring import (
     run,
     strip_solutions,
 )
-from workshop.authoring.execute import _select  # noqa: F401  (used by tests)
-from workshop.authoring.files import solution_files as _solution_files  # noqa: F401  (used by tests)
+from workshop.instructor.authoring.execute import _select  # noqa: F401  (used by tests)
+from workshop.instructor.authoring.files import solution_files as _solution_files  # noqa: F401  (used by tests)
 
 __all__ = [
     "MARKDOWN_STUB",
@@ -35,10 +35,10 @@ __all__ = [
 
 
 def cli_main(argv=None):
-    """``python -m workshop notebooks ARGV...``; returns the exit status (see :func:`workshop.cli.main`)."""
+    """``python -m workshop notebooks ARGV...``; returns the exit status (see :func:`workshop.instructor.cli.main`)."""
     import sys
 
-    from workshop.cli import main
+    from workshop.instructor.cli import main
 
     argv = sys.argv[1:] if argv is None else list(argv)
     return main(["notebooks", *argv])

@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from workshop.authoring.files import folders, read, solution_files, write
-from workshop.authoring.markers import KERNELSPEC
+from workshop.instructor.authoring.files import folders, read, solution_files, write
+from workshop.instructor.authoring.markers import KERNELSPEC
 
 
 class NotebookRunError(RuntimeError):

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from workshop.config import TrainingConfig, fields
 from workshop.constants import BINARIZE_SEED
-from workshop.files import write_json_atomic
+from workshop.instructor.config import TrainingConfig, fields
+from workshop.instructor.files import write_json_atomic
 from workshop.pretrained import ELBO_SEED, FORMAT_VERSION, PRETRAINED_DIR, STORAGE_DTYPE, sha256_file, test_elbo, test_images
 
 __all__ = ["export", "run_config"]
 
 
 def run_config(record):
-    """The :class:`~workshop.config.TrainingConfig` a run's ``config.json`` recorded.
+    """The :class:`~workshop.instructor.config.TrainingConfig` a run's ``config.json`` recorded.
 
     Reads the current layout (``"config"``) and the older one (``"arguments"``,
     the parsed command line), ignoring options that are not training settings.
@@ -61,8 +61,8 @@ def export(run_dir, name, output_dir=None, data=None, description=None):
         The metadata written to ``NAME.json``, as a dict.
     """
     from workshop.data import SAMPLE_PATH
+    from workshop.instructor.training import load_vae
     from workshop.models import VAE
-    from workshop.training import load_vae
 
     if not isinstance(name, str) or not name.replace("_", "").isalnum():
         raise ValueError(f"Expected a name of letters, digits and underscores. Received: name={name!r}")

@@ -1,10 +1,10 @@
 """The instructor's command line: ``python -m workshop train|evaluate|export|notebooks|site``.
 
 ``train`` fits a VAE on MNIST and leaves everything an instructor needs in one
-run folder (:func:`workshop.training.train_and_evaluate`); ``evaluate`` measures
+run folder (:func:`workshop.instructor.training.train_and_evaluate`); ``evaluate`` measures
 a saved model on the test set; ``export`` turns a run folder into shipped
-pretrained weights (:mod:`workshop.export`); ``notebooks`` builds, checks and
-runs the course notebooks (:mod:`workshop.authoring`).
+pretrained weights (:mod:`workshop.instructor.export`); ``notebooks`` builds, checks and
+runs the course notebooks (:mod:`workshop.instructor.authoring`).
 
 Examples::
 
@@ -37,9 +37,9 @@ from workshop.settings import quiet_tensorflow
 
 quiet_tensorflow()
 
-from workshop import config as _config  # noqa: E402
-from workshop.config import TrainingConfig  # noqa: E402
 from workshop.constants import BINARIZE_CHOICES  # noqa: E402
+from workshop.instructor import config as _config  # noqa: E402
+from workshop.instructor.config import TrainingConfig  # noqa: E402
 
 USAGE, FAILURE = 2, 1
 INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 128 + 15
@@ -93,7 +93,8 @@ def _hidden_units(text):
 
 
 def _add_train(commands, preset=None):
-    from workshop.presets import PRESETS, preset_config
+    from workshop.instructor.config import preset_config
+    from workshop.instructor.presets import PRESETS
 
     d = preset_config(preset) if preset in PRESETS else _config.DEFAULTS
     train = commands.add_parser(
@@ -276,7 +277,7 @@ def _add_notebooks(commands):
     run.add_argument("names", nargs="*", metavar="NAMES", help="e.g. 05, 05_vae_mnist")
     run.add_argument("--fast", action="store_true", help="run with WORKSHOP_FAST=1")
     run.add_argument("--timeout", type=_integer(1), default=1800, metavar="SECONDS", help="seconds a cell may run (default: 1800)")
-    from workshop import grading
+    from workshop.instructor import grading
 
     grading.add_arguments(jobs.add_parser("grade", help="grade submitted student notebooks (CSV, JSON, summary)"))
 
@@ -297,14 +298,14 @@ def build_parser(preset=None):
 
 
 def config_from_args(args):
-    """The :class:`~workshop.config.TrainingConfig` of parsed ``train`` arguments."""
+    """The :class:`~workshop.instructor.config.TrainingConfig` of parsed ``train`` arguments."""
     values = {f.name: getattr(args, f.name) for f in _config.fields()}
     return TrainingConfig(**values)
 
 
 # ----------------------------------------------------------------- commands
 def _train(args):
-    from workshop.training import train_and_evaluate
+    from workshop.instructor.training import train_and_evaluate
 
     train_and_evaluate(config_from_args(args), args.output, overwrite=args.overwrite, quiet=args.quiet)
     return 0
@@ -329,7 +330,7 @@ def _binarize_of_run(path):
 
 def _evaluate(args):
     from workshop.evaluation import evaluate_model
-    from workshop.training import describe_source, load_data, load_vae
+    from workshop.instructor.training import describe_source, load_data, load_vae
 
     started = time.perf_counter()
     model, path = load_vae(args.model)
@@ -359,7 +360,7 @@ def _evaluate(args):
 
 
 def _export(args):
-    from workshop.export import export
+    from workshop.instructor.export import export
 
     meta = export(args.run_dir, args.name, args.output, args.data, args.description)
     test = meta["test"]
@@ -372,7 +373,7 @@ def _export(args):
 
 
 def _notebooks(args):
-    from workshop import authoring
+    from workshop.instructor import authoring
 
     if args.job == "build":
         written = authoring.build(args.solutions, args.notebooks)
@@ -390,7 +391,7 @@ def _notebooks(args):
         print("notebooks/ is in sync with solutions/.")
         return 0
     if args.job == "grade":
-        from workshop import grading
+        from workshop.instructor import grading
 
         return grading.run_from_args(args)
     authoring.run(args.names, args.solutions, fast=args.fast, timeout=args.timeout)
@@ -398,7 +399,7 @@ def _notebooks(args):
 
 
 def _likelihood(args):
-    from workshop.export import record_likelihood
+    from workshop.instructor.export import record_likelihood
 
     entry = record_likelihood(args.name, args.num_samples, args.num_images, data=args.data)
     print(
@@ -430,12 +431,12 @@ def _on_sigterm(signum, frame):
 def main(argv=None):
     """Entry point of ``python -m workshop``; returns the exit status (0, 1, 2, 130 or 143)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "site":  # the course website has its own small parser (workshop/site.py)
-        from workshop.site import cli_main as site_main
+    if argv and argv[0] == "site":  # the course website has its own small parser (workshop/instructor/site.py)
+        from workshop.instructor.site import cli_main as site_main
 
         return site_main(argv[1:])
     try:
-        from workshop.presets import preset_from_argv
+        from workshop.instructor.presets import preset_from_argv
 
         args = build_parser(preset_from_argv(argv)).parse_args(argv)
         if args.command is None:
@@ -448,7 +449,7 @@ def main(argv=None):
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0
 
-    from workshop.training import TrainingDivergedError, TrainingInterrupted
+    from workshop.instructor.training import TrainingDivergedError, TrainingInterrupted
 
     previous = None
     try:

@@ -3,14 +3,14 @@
 :func:`train_and_evaluate` is what ``python -m workshop train`` runs, callable
 from Python (notebooks, tests)::
 
-    from workshop.config import TrainingConfig
-    from workshop.training import train_and_evaluate
+    from workshop.instructor.config import TrainingConfig
+    from workshop.instructor.training import train_and_evaluate
 
     result = train_and_evaluate(TrainingConfig(latent_dim=2, epochs=3), "runs/z2")
     result.metrics["neg_elbo"]
 
 The run folder gets ``model.keras`` (saved after every epoch), ``history.json``,
-``config.json`` (the :class:`~workshop.config.TrainingConfig`, the data's origin,
+``config.json`` (the :class:`~workshop.instructor.config.TrainingConfig`, the data's origin,
 versions, timings and a ``status``: ``running``, ``complete``, ``interrupted``
 or ``diverged``), ``metrics.json`` and PNG figures. Every JSON file is written
 atomically and is strictly valid JSON (no ``NaN`` tokens).
@@ -38,8 +38,8 @@ quiet_tensorflow()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from workshop.config import TrainingConfig  # noqa: E402
-from workshop.files import save_model_atomic, write_json_atomic  # noqa: E402
+from workshop.instructor.config import TrainingConfig  # noqa: E402
+from workshop.instructor.files import save_model_atomic, write_json_atomic  # noqa: E402
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -298,7 +298,7 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
     """Train a VAE as ``config`` says, evaluate it on the test set, save everything in a run folder.
 
     Args:
-        config: a :class:`~workshop.config.TrainingConfig` (default: all defaults).
+        config: a :class:`~workshop.instructor.config.TrainingConfig` (default: all defaults).
         output_dir: the run folder; None makes a unique ``runs/<kind>-z<latent>-<timestamp>``.
             An existing non-empty folder is refused unless ``overwrite``.
         overwrite: replace the run files of an existing folder.
@@ -320,13 +320,13 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
 
     config = TrainingConfig() if config is None else config
     if not isinstance(config, TrainingConfig):
-        raise ValueError(f"Expected a workshop.config.TrainingConfig. Received: {type(config).__name__}")
+        raise ValueError(f"Expected a workshop.instructor.config.TrainingConfig. Received: {type(config).__name__}")
     os.environ.setdefault("MPLBACKEND", "Agg")
     started = time.perf_counter()
     say = (lambda *a, **k: None) if quiet else print
 
     # Everything that can be refused is checked before the run folder is made.
-    from workshop.distribute import is_chief, make_strategy
+    from workshop.instructor.distribute import is_chief, make_strategy
 
     strategy = make_strategy(config.strategy, config.cpu_devices)  # before TensorFlow's first operation
     chief = is_chief() if config.strategy == "multiworker" else True

@@ -2,8 +2,8 @@
 
 import json
 
-from workshop.authoring.files import NotebookFileError, dumps, folders, read, solution_files
-from workshop.authoring.markers import (
+from workshop.instructor.authoring.files import NotebookFileError, dumps, folders, read, solution_files
+from workshop.instructor.authoring.markers import (
     _CODE_BEGIN,
     _CODE_END,
     _MARKER_WORDS,
@@ -16,7 +16,7 @@ from workshop.authoring.markers import (
     strip_solutions,
     tags,
 )
-from workshop.delivery import deliver
+from workshop.instructor.delivery import deliver
 
 
 def _secret_lines(nb):
@@ -127,7 +127,7 @@ def check(solutions_dir=None, notebooks_dir=None):
                 problems.append(f"{target}, cell {index + 1}: contains solution text: {leaked[0]!r}.")
             if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
                 problems.append(f"{target}, cell {index + 1}: has outputs or an execution count; {hint}.")
-    from workshop import nbci
+    from workshop.instructor import nbci
 
     problems.extend(nbci.problems(solutions, notebooks))
     return problems

@@ -1,6 +1,6 @@
 """Delivering student notebooks: Colab badge and set-up cell, nbgrader metadata, papermill tag.
 
-:func:`deliver` takes a student notebook (what :func:`workshop.notebooks.strip_solutions`
+:func:`deliver` takes a student notebook (what :func:`workshop.instructor.notebooks.strip_solutions`
 returns) and returns it ready to hand out:
 
 - a Markdown cell at the top with an "Open in Colab" badge that opens *this student
@@ -13,10 +13,10 @@ returns) and returns it ready to hand out:
 - nbgrader-compatible metadata on every cell that matters: exercise cells are
   "autograded answer" cells (``solution: true``), check cells are locked
   "autograder tests" cells worth points, with the checker's name as ``grade_id``
-  (the name :mod:`workshop.grading` finds exercises by), written answers are
+  (the name :mod:`workshop.instructor.grading` finds exercises by), written answers are
   "manually graded answer" cells, and the badge and set-up cells are locked.
 
-The repository address lives in :mod:`workshop.course` only.
+The repository address lives in :mod:`workshop.instructor.course` only.
 """
 
 import copy
@@ -25,7 +25,7 @@ import sys
 
 import nbformat
 
-from workshop import course
+from workshop.instructor import course
 
 __all__ = [
     "CHECK_CALL",
@@ -118,7 +118,7 @@ def deliver(nb, notebook_name, repository=None, branch=None):
     Args:
         nb: a student notebook (``nbformat.NotebookNode``, version 4).
         notebook_name: its file name in ``notebooks/`` (e.g. ``"01_probability_toolkit.ipynb"``).
-        repository, branch: override :mod:`workshop.course` (for tests).
+        repository, branch: override :mod:`workshop.instructor.course` (for tests).
     """
     if not str(notebook_name).endswith(".ipynb"):
         raise ValueError(f"Expected a notebook file name ending in .ipynb. Received: {notebook_name!r}")

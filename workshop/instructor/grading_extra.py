@@ -1,4 +1,4 @@
-"""Instructor-only extra cases, run by :mod:`workshop.grading` after an exercise passes its public check.
+"""Instructor-only extra cases, run by :mod:`workshop.instructor.grading` after an exercise passes its public check.
 
 They are stricter than the check cells students see (batches, edge cases, other
 shapes) and are never printed in a student notebook. ``EXTRA_CHECKS`` maps a
