@@ -66,7 +66,7 @@ def test_train_writes_the_run_folder(run_dir):
     config = json.loads((out / "config.json").read_text())
     assert config["status"] == "complete"
     # config.json stores the TrainingConfig itself, not the parsed command line
-    assert set(config["config"]) == {f.name for f in __import__("workshop.instructor.config").config.fields()}
+    assert set(config["config"]) == {f.name for f in __import__("workshop.instructor.config").instructor.config.fields()}
     assert config["config"]["latent_dim"] == 2 and config["config"]["hidden_units"] == [64, 32]
     assert TrainingConfig.from_dict(config["config"]).num_train == 256
     assert config["data"]["source"] == "file" and config["data"]["num_train"] == 256

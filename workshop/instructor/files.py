@@ -1,7 +1,8 @@
 """Writing files so that a kill, a crash or a full disk never leaves half a file behind.
 
 Each writer writes a temporary file in the target's folder, then moves it in
-place with ``os.replace`` (atomic on POSIX and Windows).
+place with ``os.replace`` (atomic on POSIX and Windows). By hand because the
+``atomicwrites`` package is archived and ``os.replace`` is all it takes.
 """
 
 import json

@@ -21,6 +21,10 @@ other submissions are graded all the same.
 
 Writes ``grades.csv`` (one row per student and exercise), ``grades.json``
 (everything) and ``summary.txt`` (one line per submission) into ``--out``.
+
+Written here rather than with nbgrader's or otter-grader's autograder: neither
+replays the solution's check cells, which name the student's mistake, against
+the student's own definitions. Kernels are run with nbclient.
 """
 
 import argparse

@@ -12,6 +12,11 @@ Used by ``python -m workshop notebooks check`` (see :func:`problems`):
   in jupytext's percent format (code and Markdown, no outputs) that equals what
   the pinned jupytext writes for it, so a change to a solution can be reviewed as
   a text diff. :func:`sync_scripts` (re)writes them.
+
+The twins are written one way (from the notebook, never read back) rather than
+kept by jupytext's two-way pairing: the executed ``.ipynb`` with its outputs is
+what nbval runs and students see, and a paired ``.py`` edited on its own would
+rewrite it without outputs.
 """
 
 import os

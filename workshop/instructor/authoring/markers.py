@@ -23,6 +23,10 @@ methods); a region at the top level of a cell takes its name from a comment line
 answer sits between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->``
 lines and becomes ``**Your answer:** *(write your answer here)*``. Cells tagged
 ``solution-only`` are left out of the student notebook.
+
+Written here rather than with nbgrader's ``ClearSolutions`` preprocessor (same
+markers): the stubs here name the exercise and its task, which the check cells
+report, Markdown answers get a prompt, and nbgrader is not a course dependency.
 """
 
 import ast
