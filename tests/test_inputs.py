@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import sample_images
+from helpers import assert_fresh_binary_draws, loss_input_spy, sample_images
 
 from workshop import VAE, ConditionalVAE, inputs, seed_everything
 
@@ -183,3 +183,14 @@ def test_a_subclass_train_step_gets_freshly_binarized_images_from_fit():
     plain = SeesItsInputs(latent_dim=2, hidden_units=(16,), seed=0)
     plain.compile(optimizer="adam")
     assert plain.fit(grey, epochs=1, batch_size=128, verbose=0).history["fractional"][-1] > 0.1  # no binarization asked
+
+
+def test_train_step_binarizes_a_dataset_afresh_at_every_step():
+    """A tf.data dataset of grey images (fast_input=False: no pipeline of ours): train_step itself draws the pixels."""
+    grey = np.repeat(sample_images(1, binary=False), 32, axis=0)  # one digit: every step draws from the same grey levels
+    dataset = tf.data.Dataset.from_tensor_slices(grey).batch(16)
+    model, seen = loss_input_spy((16, 28, 28, 1), latent_dim=2, hidden_units=(16,), dynamic_binarization=True, seed=0)
+    model.compile(steps_per_execution=1)  # XLA, as by default
+    model.fit(dataset, epochs=2, verbose=0, fast_input=False, callbacks=[model.record])
+    assert not model._input_binarizes and len(seen) == 4  # 2 epochs of 2 steps, binarized inside the step
+    assert_fresh_binary_draws(seen, grey)
