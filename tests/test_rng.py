@@ -43,6 +43,33 @@ def test_seed_from_wants_a_seed_generator():
         rng.seed_from(3)
 
 
+def test_bernoulli_gives_a_one_only_when_the_draw_is_below_the_probability():
+    """Dynamic binarization's rule (the pipeline's and train_step's draw): pixel = 1 when u < p, so P(1) = p exactly.
+
+    With p set to the very uniforms the seed draws, every pixel sits exactly at its threshold and must be 0;
+    one float32 step above, 1.
+    """
+
+    def ones(pixels):
+        return int(np.sum(np.asarray(pixels) == 1.0))
+
+    seed = tf.constant([5, 6])
+    u = tf.random.stateless_uniform((64, 28, 28, 1), seed=seed, alg="philox")  # bernoulli's draws for this seed
+    above = np.nextafter(np.asarray(u), np.float32(2.0))
+    assert ones(rng.bernoulli(u, seed)) == 0
+    assert ones(rng.bernoulli(above, seed)) == above.size
+    assert ones(rng.bernoulli(tf.zeros((64, 784)), seed)) == 0
+    assert ones(rng.bernoulli(tf.ones((64, 784)), seed)) == 64 * 784
+    # train_step's own draw: the model's seed generator, in the same state, gives the uniforms
+    model = VAE(latent_dim=2, hidden_units=(8,), dynamic_binarization=True, seed=3)
+    twin = keras.random.SeedGenerator(0)
+    twin.state.assign(model.noise_seed_generator.state.value)
+    u = tf.random.stateless_uniform((16, 28, 28, 1), seed=rng.seed_from(twin), alg="philox")
+    assert ones(model._binarize(u)) == 0
+    u = tf.random.stateless_uniform((16, 28, 28, 1), seed=rng.seed_from(twin), alg="philox")  # the next step's draw
+    assert ones(model._binarize(np.nextafter(np.asarray(u), np.float32(2.0)))) == 16 * 784
+
+
 def test_reparameterisation_noise_costs_little_inside_the_compiled_step(monkeypatch):
     """Regression: keras.random.normal ("auto_select") made the XLA step on a CPU 1.8-2.2x slower than without noise
     (latent 64, hidden 128, batch 128; the 784-400-20 benchmark epoch went from 1.0-1.2 s to 1.5-2.0 s); Philox: 1.0-1.07x.
