@@ -61,6 +61,31 @@ def assert_fresh_binary_draws(draws, grey):
             assert not same, f"steps {j} and {i} trained on the same pixels"
 
 
+PHILOX = 1  # TensorFlow's number for the Philox algorithm (auto-select is 3)
+
+
+def random_ops_of_train_step(model, batch_shape):
+    """``[(op type, algorithm)]`` of every random op in ``model.train_step`` as ``fit`` compiles it (traced, not run).
+
+    The algorithm is the constant ``alg`` input of TensorFlow's stateless V2 ops, else None (stateful ops, and the
+    ``StatelessRandomGetKeyCounter`` that an auto-selected algorithm adds).
+    """
+    import tensorflow as tf
+
+    if not model.compiled:
+        model.compile()
+    model.optimizer.build(model.trainable_variables)
+    graph = tf.function(model.train_step, jit_compile=True).get_concrete_function(tf.TensorSpec(batch_shape, tf.float32)).graph
+    found = []
+    for op in graph.get_operations():
+        if "Random" not in op.type and "Rng" not in op.type:
+            continue
+        inputs = dict(zip([arg.name for arg in op.op_def.input_arg], op.inputs))
+        alg = inputs.get("alg")
+        found.append((op.type, int(tf.make_ndarray(alg.op.get_attr("value"))) if alg is not None and alg.op.type == "Const" else None))
+    return found
+
+
 def run_python(code, timeout=300, env=None):
     """Run `code` in a fresh interpreter (the same venv) and return its stdout; fail with its stderr."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
