@@ -20,6 +20,72 @@ def sample_images(n=64, seed=0, binary=True):
     return x
 
 
+def loss_input_spy(batch_shape, **kwargs):
+    """A VAE whose training steps keep the images they put into the loss (after any binarization), and a list of them.
+
+    Returns ``(model, seen)``: compile with ``steps_per_execution=1`` and train with ``callbacks=[model.record]``;
+    ``seen`` then holds one NumPy array per training step. Batches must have ``batch_shape``.
+    """
+    import keras
+    import tensorflow as tf
+
+    from workshop import VAE
+
+    last = tf.Variable(tf.zeros(batch_shape), trainable=False)  # outside the model: no change to its weights
+    seen = []
+
+    class LossInputSpy(VAE):
+        def compute_loss_terms(self, x, condition=None, training=False):
+            if training:
+                last.assign(x)
+            return super().compute_loss_terms(x, condition, training)
+
+    model = LossInputSpy(**kwargs)
+    model.record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(last.numpy().copy()))
+    return model, seen
+
+
+def assert_fresh_binary_draws(draws, grey):
+    """Each step's images (``draws``, one array per step) are binary pixels drawn with the grey levels of ``grey``
+    (a batch of one image repeated) as probabilities, and no step repeats another's draw."""
+    grey = np.asarray(grey)[0]
+    for step, pixels in enumerate(draws):
+        fractional = int(np.sum((pixels != 0) & (pixels != 1)))
+        assert fractional == 0, f"step {step} trained on {fractional} grey pixels"
+    pixels = np.concatenate(draws)
+    assert (pixels[:, grey == 0] == 0).all() and (pixels[:, grey == 1] == 1).all()
+    assert abs(pixels.mean() - grey.mean()) < 0.01, (pixels.mean(), grey.mean())  # Bernoulli(grey) pixels
+    for i in range(len(draws)):  # the same image in every row: a reused draw would repeat a whole batch
+        for j in range(i):
+            same = np.array_equal(draws[i], draws[j])
+            assert not same, f"steps {j} and {i} trained on the same pixels"
+
+
+PHILOX = 1  # TensorFlow's number for the Philox algorithm (auto-select is 3)
+
+
+def random_ops_of_train_step(model, batch_shape):
+    """``[(op type, algorithm)]`` of every random op in ``model.train_step`` as ``fit`` compiles it (traced, not run).
+
+    The algorithm is the constant ``alg`` input of TensorFlow's stateless V2 ops, else None (stateful ops, and the
+    ``StatelessRandomGetKeyCounter`` that an auto-selected algorithm adds).
+    """
+    import tensorflow as tf
+
+    if not model.compiled:
+        model.compile()
+    model.optimizer.build(model.trainable_variables)
+    graph = tf.function(model.train_step, jit_compile=True).get_concrete_function(tf.TensorSpec(batch_shape, tf.float32)).graph
+    found = []
+    for op in graph.get_operations():
+        if "Random" not in op.type and "Rng" not in op.type:
+            continue
+        inputs = dict(zip([arg.name for arg in op.op_def.input_arg], op.inputs))
+        alg = inputs.get("alg")
+        found.append((op.type, int(tf.make_ndarray(alg.op.get_attr("value"))) if alg is not None and alg.op.type == "Const" else None))
+    return found
+
+
 def run_python(code, timeout=300, env=None):
     """Run `code` in a fresh interpreter (the same venv) and return its stdout; fail with its stderr."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}

@@ -105,6 +105,51 @@ def test_binarization_options(tmp_path):
     assert (rnd1[grey == 0] == 0).all() and (rnd1[grey == 1] == 1).all()
 
 
+def _every_grey_level(tmp_path):
+    """An MNIST file whose train and test images hold every pixel value 0-255 (in other orders)."""
+    levels = np.resize(np.arange(256, dtype="uint8"), (3, 28, 28))
+    train, test = levels, np.ascontiguousarray(levels[::-1, ::-1])
+    path = write_npz(tmp_path / "levels.npz", x_train=train, y_train=np.zeros(3, "uint8"), x_test=test, y_test=np.zeros(3, "uint8"))
+    return path, {"train": train, "test": test}
+
+
+def _grey(value):
+    """The grey level the loader gives pixel value ``value``: float32(value) / 255 in float32."""
+    return np.float32(value) / np.float32(255.0)
+
+
+@pytest.mark.parametrize("value", [0, 128, 200])
+def test_threshold_binarization_sends_a_pixel_exactly_at_the_threshold_to_zero(tmp_path, value):
+    """The documented rule is pixel > threshold: a grey level equal to the threshold becomes 0, the next one up 1."""
+    path, raw = _every_grey_level(tmp_path)
+    threshold = float(_grey(value))  # exactly pixel value `value`'s grey level, in float32 and in float64
+    for flatten in (False, True):
+        (train, _), (test, _) = load_mnist(path, binarize="threshold", threshold=threshold, flatten=flatten)
+        for split, x in (("train", train), ("test", test)):
+            expected = (raw[split] > value).astype("float32")
+            np.testing.assert_array_equal(x.reshape(raw[split].shape), expected, err_msg=f"{split}, flatten={flatten}")
+
+
+def test_random_binarization_gives_a_one_only_when_the_draw_is_below_the_grey_level(tmp_path, monkeypatch):
+    """binarize="random": pixel = 1 when its uniform draw u < grey level, so P(1) = grey level; u equal to it gives 0.
+
+    The generator is replaced by one whose every draw is the grey level of pixel value 128.
+    """
+    path, raw = _every_grey_level(tmp_path)
+
+    class EveryDrawAt128:
+        def __init__(self, seed):
+            pass
+
+        def random(self, size, dtype):
+            return np.full(size, _grey(128), dtype=dtype)
+
+    monkeypatch.setattr(data.np.random, "default_rng", EveryDrawAt128)
+    (train, _), (test, _) = load_mnist(path, binarize="random")
+    for split, x in (("train", train), ("test", test)):
+        np.testing.assert_array_equal(x[..., 0], (raw[split] > 128).astype("float32"), err_msg=split)
+
+
 def test_flatten_and_subsets(tmp_path):
     (x, y), (xt, yt) = load_mnist(write_npz(tmp_path / "m.npz"), flatten=True, num_train=10, num_test=5)
     assert x.shape == (10, 784) and y.shape == (10,) and xt.shape == (5, 784)

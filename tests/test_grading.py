@@ -2,9 +2,11 @@
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from workshop.instructor import grading
@@ -74,13 +76,65 @@ def test_the_solution_passes_everything_with_instructor_cases_where_they_exist(g
     assert messages["monte_carlo_kl"] == "public checks passed"  # no instructor cases for it
 
 
+def _wrong(exercise, right, wrong):
+    """The solution's function ``exercise`` with the text ``right`` replaced by ``wrong``, defined in a fresh namespace."""
+    from workshop import probability
+
+    (source,) = [c.source for c in _solution().cells if c.cell_type == "code" and c.source.startswith(f"def {exercise}(")]
+    assert right in source
+    namespace = {"np": np, "probability": probability}
+    exec(source.replace(right, wrong), namespace)  # noqa: S102 - the course's own solution, with a planted mistake
+    return namespace[exercise]
+
+
+def _own_verdict(exercise, fn):
+    """What the student's check cell says about ``fn``, as the grader records it: (status, one-line message)."""
+    from workshop import checks
+
+    result = getattr(checks.nb01, f"check_{exercise}")(fn, verbose=False, strict=False)
+    return {"passed": "pass", "not_implemented": "not attempted"}.get(result.status, "fail"), grading._one_line(result.message, 300)
+
+
 def test_a_planted_mistake_fails_with_the_checks_message_despite_moved_deleted_duplicated_cells(graded):
     results, _ = graded
     bob = results["bob"]
     assert _statuses(bob) == {"kl_divergence": "pass", "gaussian_kl": "fail", "monte_carlo_kl": "pass"}
     (failed,) = [e for e in bob.exercises if e.status == "fail"]
-    assert failed.checker == "check_gaussian_kl" and "gaussian_kl" in failed.message
+    # The row holds the public check's own verdict on bob's answer, not a pass that an instructor case overturned.
+    own_status, own_message = _own_verdict("gaussian_kl", _wrong("gaussian_kl", "(mu1 - mu2) ** 2", "(mu1 - mu2)"))
+    assert own_status == "fail" and own_message.startswith("[")
+    assert failed == grading.ExerciseGrade("gaussian_kl", "check_gaussian_kl", "fail", own_message)
     assert "\n" not in failed.message
+
+
+def _address_free(message):
+    return re.sub(r"0x[0-9A-Fa-f]+", "0x...", message)  # a Generator's repr names its memory address
+
+
+@pytest.mark.parametrize(
+    "exercise, right, wrong",
+    [
+        ("gaussian_kl", "(mu1 - mu2) ** 2", "(mu1 - mu2)"),  # has instructor cases, which this answer fails too
+        ("monte_carlo_kl", "return terms.mean(),", "return -terms.mean(),"),  # has none
+    ],
+    ids=["gaussian_kl", "monte_carlo_kl"],
+)
+@pytest.mark.parametrize("extra", [True, False], ids=["with-instructor-cases", "public-only"])
+def test_a_failed_check_is_replayed_as_a_fail_with_its_own_message(capsys, exercise, right, wrong, extra):
+    """replay_check, the grader's cell in the student's kernel, on the solution's own check cell (run here, no kernel)."""
+    (source,) = [s for checker, _, s in grading.expected_exercises(_solution()) if checker == f"check_{exercise}"]
+    fn = _wrong(exercise, right, wrong)
+    status, message = _own_verdict(exercise, fn)
+    assert status == "fail"
+    capsys.readouterr()
+    verdict = grading.replay_check(f"check_{exercise}", source, {exercise: fn}, extra=extra)
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("WORKSHOP-GRADE ") and json.loads(line.removeprefix("WORKSHOP-GRADE ")) == verdict
+    assert verdict["checker"] == f"check_{exercise}" and verdict["status"] == "fail"
+    assert _address_free(grading._one_line(verdict["message"], 300)) == _address_free(message)
+    # the right answer, for contrast
+    right_fn = _wrong(exercise, right, right)
+    assert grading.replay_check(f"check_{exercise}", source, {exercise: right_fn}, extra=extra)["status"] == "pass"
 
 
 def test_a_file_that_is_not_a_notebook_gets_one_clear_line(graded):

@@ -130,6 +130,36 @@ def test_warmup_starts_at_zero_and_reaches_beta_after_the_warmup_epochs():
     assert float(model.kl_weight()) == pytest.approx(1.0)
 
 
+def test_kl_weight_is_beta_times_the_warmup_factor_during_and_after_the_warmup():
+    """kl_weight() = beta * min(1, step / (kl_warmup_epochs * steps_per_epoch)) with beta != 1, and every training
+    step minimises reconstruction + kl_weight() * KL with the weight of its own step."""
+    beta, warmup_steps = 0.3, 8  # 2 warm-up epochs of 4 steps
+    x = sample_images(64)
+    model = _small_vae(latent_dim=2, kl_warmup_epochs=2, beta=beta)
+    model.compile(jit_compile=False, steps_per_execution=1)
+    running = []  # (epoch, running means of loss, reconstruction, KL after each step)
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: running.append([]),
+        on_train_batch_end=lambda batch, logs: running[-1].append([float(logs[k]) for k in ("loss", "reconstruction_loss", "kl_loss")]),
+    )
+    model.fit(x, epochs=3, batch_size=16, verbose=0, callbacks=[record])  # steps 0-11: warm-up, then beta
+    step = 0
+    for epoch in running:
+        means = np.asarray(epoch, dtype="float64")
+        counts = np.arange(1, len(means) + 1)[:, None]
+        sums = means * counts  # equal batches: step k's own values are k * mean_k - (k - 1) * mean_(k-1)
+        loss, reconstruction, kl = (np.diff(sums, axis=0, prepend=0.0)).T
+        for i in range(len(loss)):
+            weight = beta * min(1.0, step / warmup_steps)
+            assert loss[i] == pytest.approx(reconstruction[i] + weight * kl[i], abs=1e-3), (step, weight)
+            step += 1
+    assert step == 12
+    for iterations in (0, 1, 3, 4, 7, 8, 9, 100):
+        model.optimizer.iterations.assign(iterations)
+        assert float(model.kl_weight()) == pytest.approx(beta * min(1.0, iterations / warmup_steps), rel=1e-6, abs=1e-7), iterations
+    assert float(_small_vae(latent_dim=2, beta=beta).kl_weight()) == pytest.approx(beta)  # no warm-up: beta itself
+
+
 def test_free_bits_loss_is_the_floor_when_every_kl_is_below_it():
     x = sample_images(32)
     model = _small_vae(latent_dim=3, free_bits=1000.0)

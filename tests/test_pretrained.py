@@ -96,6 +96,38 @@ def test_export_round_trip_from_a_run_folder(tmp_path):
         export(run, "bad name", output_dir=tmp_path / "out")
 
 
+def test_export_records_the_test_elbo_of_the_float16_weights_not_of_the_float32_model(tmp_path):
+    """The -ELBO in NAME.json is the float16 file's (what load_pretrained gives), not the float32 run's.
+
+    The decoder's output bias is set between two float16 numbers (2.0009: float16 holds 2.0 and 2.00195), so the
+    rounding moves every pixel's logit by 0.0009 and the -ELBO by about 0.5 nats, far beyond the 1e-4 of rounding.
+    """
+    import keras
+
+    from workshop.models import VAE
+
+    run = tmp_path / "run"
+    run.mkdir()
+    keras.utils.set_random_seed(1)
+    model = VAE(latent_dim=3, hidden_units=(16,), seed=1)
+    kernel, bias = model.decoder.get_layer("logits").get_weights()
+    model.decoder.get_layer("logits").set_weights([kernel, np.full_like(bias, 2.0009)])
+    model.save(run / "model.keras")
+    (run / "config.json").write_text(json.dumps({"config": {"latent_dim": 3, "hidden_units": [16]}, "status": "complete"}))
+    with np.load(SAMPLE) as data:
+        np.savez(tmp_path / "mnist.npz", **{k: data[k][:64] for k in ("x_train", "y_train", "x_test", "y_test")})
+
+    meta = export(run, "tiny", output_dir=tmp_path / "out", data=tmp_path / "mnist.npz")
+    loaded = pretrained.load_pretrained("tiny", directory=tmp_path / "out")
+    x_full, _ = pretrained._test_images(tmp_path / "mnist.npz")
+    x_sample, _ = pretrained._test_images(SAMPLE)
+    float16, float32 = pretrained.test_elbo(loaded, x_full), pretrained.test_elbo(model, x_full)
+    assert abs(float16 - float32) > 0.2, (float16, float32)  # the two numbers this test tells apart
+    assert meta["test"]["full"]["neg_elbo"] == pytest.approx(float16, abs=1e-4)
+    assert meta["test"]["sample"]["neg_elbo"] == pytest.approx(pretrained.test_elbo(loaded, x_sample), abs=1e-4)
+    assert meta["test"]["float32_full"] == pytest.approx(float32, abs=1e-4)
+
+
 def test_recorded_likelihoods_belong_to_the_shipped_weights_and_are_tighter_than_the_elbo(tmp_path):
     import json
     import shutil
