@@ -1,15 +1,13 @@
 """Grading a submission with one planted mistake, for every notebook of the course (notebook 01: test_grading.py).
 
 Each submission is the solution notebook with one plausible student mistake planted in one exercise.
-All of them are graded in one call, each in its own fresh kernel and in fast mode, as an
-instructor would grade a class: the planted exercise must fail with its check's one-line message,
+Each is graded in its own fresh kernel and in fast mode, as an instructor would grade it: the planted exercise must fail with its check's one-line message,
 and every other exercise of that notebook must pass.
 """
 
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from workshop.instructor import grading
 
@@ -76,22 +74,16 @@ def _planted(name, original, mistake):
     return nb
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    base = tmp_path_factory.mktemp("class")
-    paths = []
-    for index, (name, (_, original, mistake)) in enumerate(PLANTED.items()):
-        folder = base / f"student{index:02d}"
-        folder.mkdir()
-        nbformat.write(_planted(name, original, mistake), str(folder / name))
-        paths.append(folder / name)
-    results = grading.grade(paths, base / "report", cell_timeout=300)
-    return {r.notebook: r for r in results}
+def _grade(tmp_path, name):
+    _, original, mistake = PLANTED[name]
+    folder = tmp_path / "student"
+    folder.mkdir()
+    nbformat.write(_planted(name, original, mistake), str(folder / name))
+    (result,) = grading.grade([folder / name], tmp_path / "report", cell_timeout=300)
+    return result
 
 
-@pytest.mark.parametrize("name", sorted(PLANTED))
-def test_the_planted_mistake_fails_and_every_other_exercise_passes(graded, name):
-    result = graded[name]
+def _check(result, name):
     planted = PLANTED[name][0]
     statuses = {e.exercise: e.status for e in result.exercises}
     assert result.status == "graded", (result.status, result.message)
@@ -101,3 +93,23 @@ def test_the_planted_mistake_fails_and_every_other_exercise_passes(graded, name)
     assert all(status == "pass" for exercise, status in statuses.items() if exercise not in failing), statuses
     message = next(e.message for e in result.exercises if e.exercise == planted)
     assert message and "\n" not in message and "Traceback" not in message, message
+
+
+# One test class per notebook: pytest-xdist (``--dist loadscope``) sends each class to a
+# worker of its own choosing, so the notebooks are graded on all workers at once.
+def _test_class(name):
+    def test_the_planted_mistake_fails_and_every_other_exercise_passes(self, tmp_path):
+        _check(_grade(tmp_path, name), name)
+
+    return type(
+        f"TestNotebook{name[:2]}",
+        (),
+        {
+            test_the_planted_mistake_fails_and_every_other_exercise_passes.__name__: test_the_planted_mistake_fails_and_every_other_exercise_passes
+        },
+    )
+
+
+for _name in sorted(PLANTED):
+    _cls = _test_class(_name)
+    globals()[_cls.__name__] = _cls
