@@ -135,7 +135,7 @@ def test_fit_sample_cluster_and_round_trip(tmp_path):
     assert clusters.shape == (256,) and set(np.unique(clusters)) <= {0, 1, 2}
     resp = model.responsibilities(model.encode(x)[0])
     np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-5)
-    path = tmp_path / "gmvae.keras"
+    path = tmp_path / "mixture_prior_vae.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, MixturePriorVAE) and loaded.num_components == 3

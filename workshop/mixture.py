@@ -1,4 +1,10 @@
-"""A VAE whose prior is a learnable mixture of Gaussians (a Gaussian-mixture VAE).
+"""A VAE whose prior is a learnable mixture of Gaussians (VaDE-like).
+
+The generative model is VaDE's (Jiang et al., 2017, "Variational Deep Embedding"):
+c ~ Cat(pi), z | c ~ N(m_c, diag exp(s_c)), x | z from the decoder. It is not the
+GMVAE of Dilokthanakul et al. (2016), whose component means and variances are
+computed by a network from a second latent w ~ N(0, I). The loss here is simpler
+than VaDE's: one sampled code per image, no closed-form expectation over c.
 
 The standard VAE's prior N(0, I) is replaced by a mixture of K diagonal Gaussians,
 
@@ -180,7 +186,7 @@ class MixturePrior(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="workshop")
 class MixturePriorVAE(VAE):
-    """A VAE with a learnable mixture-of-Gaussians prior (a Gaussian-mixture VAE).
+    """A VAE with a learnable mixture-of-Gaussians prior (VaDE-like; see the module docstring).
 
     Everything of :class:`~workshop.VAE` (encoder, decoder, ``Sampling`` layer,
     metrics, ``fit``/``evaluate``/``encode``/``decode``) is kept; only the prior
