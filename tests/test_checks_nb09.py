@@ -192,7 +192,7 @@ def test_re_running_a_check_prints_no_retracing_warning(capsys):
     handler = Keep()
     tf.get_logger().addHandler(handler)
     try:
-        for _ in range(6):
+        for _ in range(3):
             run(nb09.check_minibatch_loss, student_loss)
             run(nb09.check_kl_to_prior, student_kl)
     finally:
