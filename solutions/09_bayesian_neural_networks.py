@@ -553,7 +553,7 @@ left.set_ylabel("y");
 
 # %% [markdown]
 # What to look for: where the data are dense, the sampled functions agree and the band is barely wider than the noise.
-# In this run they fan out in the grey gap: the data pin down the function on both sides but say nothing about how to join
+# In the stored full run they fan out in the grey gap: the data pin down the function on both sides but say nothing about how to join
 # the two pieces, and $q$ keeps several ways of doing it. The ordinary network draws one of those ways, with the same
 # confidence as everywhere else. In numbers, for the stored run (seed 0): the 90% interval covered 92.5% of the held-out
 # points where the data are, inside the 85-95% goal, and 86.0% of the points in the gap, but only 5.7% of the points
