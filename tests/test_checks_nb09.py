@@ -199,3 +199,9 @@ def test_re_running_a_check_prints_no_retracing_warning(capsys):
         tf.get_logger().removeHandler(handler)
     assert not [r for r in records if "retracing" in r], records
     assert "retracing" not in capsys.readouterr().err
+
+
+def test_an_error_that_also_happens_outside_a_compiled_function_is_not_blamed_on_it():
+    result = run(nb09.check_minibatch_loss, lambda nll, kl, num_train: ops.mean(nll) + kl / num_train + None)
+    assert result.status == "error", result.message
+    assert "works on arrays" not in result.message and "None values not supported" in result.message

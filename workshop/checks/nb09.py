@@ -83,20 +83,44 @@ class _Recorder:
     def __init__(self, fn):
         self.fn = fn
         self.error = None
+        self.args = None
 
     def __call__(self, *args):
         try:
             return self.fn(*args)
         except Exception as error:
             if self.error is None:
-                self.error = error
+                self.error, self.args = error, args
             raise
 
 
-def _explained(name, result, recorder, verbose, strict):
-    """Replace the raw error of a compiled-function failure by ``_core``'s explanation (advice first, the student's line)."""
+def _runs_eagerly(fn, args):
+    """True when the student's ``fn`` runs without an error outside a compiled function, on tensors."""
+    import keras
+
+    mean_or_nll, *rest = args
+    try:
+        with _quiet_tensorflow():
+            if isinstance(rest[-1], (int, np.integer)) and len(rest) == 2 and np.ndim(rest[0]) == 0:
+                fn(keras.ops.convert_to_tensor(mean_or_nll), keras.ops.convert_to_tensor(rest[0]), rest[1])  # minibatch_loss
+            elif isinstance(rest[-1], (int, np.integer)):
+                fn(keras.ops.convert_to_tensor(mean_or_nll), keras.ops.convert_to_tensor(rest[0]), keras.random.SeedGenerator(rest[1]))
+            else:
+                fn(keras.ops.convert_to_tensor(mean_or_nll), keras.ops.convert_to_tensor(rest[0]), rest[1])
+    except Exception:
+        return False
+    return True
+
+
+def _explained(name, result, recorder, verbose, strict, student_fn=None):
+    """Replace the raw error of a compiled-function failure by ``_core``'s explanation (advice first, the student's line).
+
+    Only when the failure is one of those that symbolic tensors cause and, given ``student_fn``, the
+    same call runs outside a compiled function (the explanation says that it works on arrays).
+    """
     error = recorder.error
-    if result.status == "error" and error is not None and _symbolic_cause(error):
+    eager_ok = student_fn is None or (recorder.args is not None and _runs_eagerly(student_fn, recorder.args))
+    if result.status == "error" and error is not None and _symbolic_cause(error) and eager_ok:
         details = dict(result.details, exception=error)
         return _finish(name, "error", _sentence(explain_symbolic_failure(error)), details, verbose, strict)
     return _finish(name, result.status, result.message.split(": ", 1)[1], result.details, verbose, strict)
@@ -366,7 +390,7 @@ def check_sample_weights(student_fn, verbose=True, strict=None):
             strict=False,
         )
         if isinstance(student, _Recorder) and result.status == "error":
-            return _explained("sample_weights", result, student, verbose, strict)
+            return _explained("sample_weights", result, student, verbose, strict, student_fn)
         return _with_fit("sample_weights", result, lambda: _fit_steps(kernel_fn=student_fn)[:2], verbose, strict)
 
 
@@ -467,7 +491,7 @@ def check_kl_to_prior(student_fn, verbose=True, strict=None):
             strict=False,
         )
     if isinstance(student, _Recorder) and result.status == "error":
-        return _explained("kl_to_prior", result, student, verbose, strict)
+        return _explained("kl_to_prior", result, student, verbose, strict, student_fn)
 
     def fit():
         ok, message, layer = _fit_steps(kl_fn=student_fn)
@@ -565,5 +589,5 @@ def check_minibatch_loss(student_fn, verbose=True, strict=None):
             strict=False,
         )
     if isinstance(student, _Recorder):
-        return _explained("minibatch_loss", result, student, verbose, strict)
+        return _explained("minibatch_loss", result, student, verbose, strict, student_fn)
     return _finish("minibatch_loss", result.status, result.message.split(": ", 1)[1], result.details, verbose, strict)
