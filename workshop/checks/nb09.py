@@ -16,10 +16,21 @@ the way Keras runs a layer in ``fit``; the layer exercises then train for two st
 in a ``fit`` compiled with ``jit_compile=True``.
 """
 
+import contextlib
+import logging
+
 import numpy as np
 
 from workshop import bayesian
-from workshop.checks._core import CheckFailed, _finish, check_function  # noqa: F401 (CheckFailed re-exported)
+from workshop.checks._core import (  # noqa: F401 (CheckFailed re-exported)
+    _SYMBOLIC_HINTS,
+    CheckFailed,
+    _finish,
+    _numpy_on_symbolic,
+    _sentence,
+    check_function,
+    explain_symbolic_failure,
+)
 
 __all__ = [
     "check_kl_to_prior",
@@ -31,27 +42,88 @@ __all__ = [
 ]
 
 _SEED = 909
-_SYMBOLIC_HINT = (
-    "your code calls NumPy (or float()) on a tensor; inside a compiled function the tensors are "
-    "symbolic, so use keras.ops (ops.softplus, ops.log, ops.sum, ...) and keras.random"
-)
 
 
-def _compiled(fn):
-    """``fn`` run on symbolic tensors inside a compiled ``tf.function`` (graph mode)."""
+def _compiled(fn, input_signature=None):
+    """``fn`` run on symbolic tensors inside a ``tf.function`` compiled with XLA, as ``fit(jit_compile=True)`` runs it.
+
+    XLA, not the graph optimiser: the graph optimiser rewrites log(1 + x) into log1p(x), which would hide the
+    float32 rounding of a hand-written softplus that the notebook's XLA-compiled training suffers from.
+    """
     import tensorflow as tf
 
-    compiled = tf.function(fn, autograph=False)
+    return tf.function(fn, autograph=False, input_signature=input_signature, jit_compile=True)
 
-    def run(*args):
+
+@contextlib.contextmanager
+def _quiet_tensorflow():
+    """Hide TensorFlow's logger (retracing warnings) while a check builds its compiled functions."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _symbolic_cause(error):
+    """True when ``error`` is one of the failures of code that works on arrays but not on symbolic tensors."""
+    if isinstance(error, NotImplementedError):
+        return _numpy_on_symbolic(error)
+    said = str(error).lower()
+    return any(needle in said for needles, _ in _SYMBOLIC_HINTS for needle in needles)
+
+
+class _Recorder:
+    """Wraps the student's runner and remembers the first exception it raised."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.error = None
+        self.args = None
+
+    def __call__(self, *args):
         try:
-            return compiled(*args)
-        except NotImplementedError as error:
-            if "symbolic" in str(error) or "numpy" in str(error).lower():
-                raise TypeError(_SYMBOLIC_HINT) from None
+            return self.fn(*args)
+        except Exception as error:
+            if self.error is None:
+                self.error, self.args = error, args
             raise
 
-    return run
+
+def _runs_eagerly(fn, args):
+    """True when the student's ``fn`` runs without an error outside a compiled function, on tensors."""
+    import keras
+
+    mean_or_nll, *rest = args
+    try:
+        with _quiet_tensorflow():
+            if isinstance(rest[-1], (int, np.integer)) and len(rest) == 2 and np.ndim(rest[0]) == 0:
+                fn(keras.ops.convert_to_tensor(mean_or_nll), keras.ops.convert_to_tensor(rest[0]), rest[1])  # minibatch_loss
+            elif isinstance(rest[-1], (int, np.integer)):
+                fn(keras.ops.convert_to_tensor(mean_or_nll), keras.ops.convert_to_tensor(rest[0]), keras.random.SeedGenerator(rest[1]))
+            else:
+                fn(keras.ops.convert_to_tensor(mean_or_nll), keras.ops.convert_to_tensor(rest[0]), rest[1])
+    except Exception:
+        return False
+    return True
+
+
+def _explained(name, result, recorder, verbose, strict, student_fn=None):
+    """Replace the raw error of a compiled-function failure by ``_core``'s explanation (advice first, the student's line).
+
+    Only when the failure is one of those that symbolic tensors cause and, given ``student_fn``, the
+    same call runs outside a compiled function (the explanation says that it works on arrays).
+    """
+    error = recorder.error
+    eager_ok = student_fn is None or (recorder.args is not None and _runs_eagerly(student_fn, recorder.args))
+    if result.status == "error" and error is not None and _symbolic_cause(error) and eager_ok:
+        details = dict(result.details, exception=error)
+        return _finish(name, "error", _sentence(explain_symbolic_failure(error)), details, verbose, strict)
+    return _finish(name, result.status, result.message.split(": ", 1)[1], result.details, verbose, strict)
 
 
 def _softplus(x):
@@ -65,12 +137,15 @@ reference_sample_weights = bayesian.sample_gaussian_weights
 
 
 def _sampling_cases():
-    # A 300 x 240 kernel: four column blocks with different means and rho (sigma from 0.13 to 2.1).
-    means = np.array([0.5, -1.0, 0.0, 2.0], dtype="float32")
-    rhos = np.array([-2.0, -0.5, 0.5, 2.0], dtype="float32")
-    mean = np.repeat(np.tile(means, (300, 1)), 60, axis=1)
-    rho = np.repeat(np.tile(rhos, (300, 1)), 60, axis=1)
-    return [(mean, rho, _SEED)]
+    # 300 x 240 kernels: four column blocks with different means and rho. The first has sigma from 0.13 to 2.1;
+    # the second has extreme magnitudes: sigma of 2e-9 and 1.5e-8 (rho = -20 and -18, where log(1 + exp(rho))
+    # rounds to 0 in float32), a mean of 1000, and sigma = 30.
+    cases = []
+    for means, rhos in (([0.5, -1.0, 0.0, 2.0], [-2.0, -0.5, 0.5, 2.0]), ([0.0, 0.0, 1000.0, -3.0], [-20.0, -18.0, 0.0, 30.0])):
+        mean = np.repeat(np.tile(np.array(means, dtype="float32"), (300, 1)), 60, axis=1)
+        rho = np.repeat(np.tile(np.array(rhos, dtype="float32"), (300, 1)), 60, axis=1)
+        cases.append((mean, rho, _SEED))
+    return cases
 
 
 def _sampling_statistics(fn, mean, rho, seed):
@@ -188,6 +263,10 @@ def _sampling_mistakes():
         eps = keras.random.normal(ops.shape(mean), seed=seed_generator)
         return mean + ops.exp(rho) * eps
 
+    def naive_softplus(mean, rho, seed_generator):
+        eps = keras.random.normal(ops.shape(mean), seed=seed_generator)
+        return mean + ops.log(1.0 + ops.exp(rho)) * eps
+
     def one_eps_for_all(mean, rho, seed_generator):
         eps = keras.random.normal((), seed=seed_generator)
         return mean + ops.softplus(rho) * eps
@@ -209,6 +288,11 @@ def _sampling_mistakes():
             "sigma is exp(rho); in this parameterisation sigma = softplus(rho) = log(1 + exp(rho)), "
             "which is positive for every rho and does not blow up.",
             exp_not_softplus,
+        ),
+        (
+            "use ops.softplus(rho) for sigma: log(1 + exp(rho)) rounds to 0 in float32 for rho below about -17 "
+            "(1 + 1.5e-8 == 1), so those weights get no noise at all.",
+            naive_softplus,
         ),
         (
             "one eps is shared by all the weights, so they move together; draw eps with the shape of mean.",
@@ -250,10 +334,11 @@ def _fit_steps(kernel_fn=None, kl_fn=None):
     x = rng.normal(size=(64, 3)).astype("float32")
     y = (x[:, :1] - x[:, 1:2]).astype("float32")
     layer = _Layer(4, prior_std=0.5, kl_weight=1.0 / 64, init_std=0.1, seed=_SEED)
-    model = keras.Sequential([keras.Input((3,)), layer, keras.layers.Dense(1)])
+    head = keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=_SEED))
+    model = keras.Sequential([keras.Input((3,)), layer, head])
     model.compile(keras.optimizers.Adam(1e-2), "mse", jit_compile=True)
     before = np.array(layer.kernel_rho.numpy())
-    history = model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    history = model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
     losses = history.history["loss"]
     if not np.all(np.isfinite(losses)):
         return False, f"the loss in a compiled fit was {losses[-1]}, expected a finite number", layer
@@ -292,18 +377,21 @@ def check_sample_weights(student_fn, verbose=True, strict=None):
         return lambda mean, rho, seed: _sampling_statistics(fn, mean, rho, seed)
 
     mistakes = [(hint, statistics_of(fn)) for hint, fn in _sampling_mistakes()]
-    student = statistics_of(student_fn) if callable(student_fn) else student_fn
-    result = check_function(
-        "sample_weights",
-        student,
-        statistics_of(reference_sample_weights),
-        _sampling_cases(),
-        mistakes=mistakes,
-        compare=_compare_sampling,
-        verbose=False,
-        strict=False,
-    )
-    return _with_fit("sample_weights", result, lambda: _fit_steps(kernel_fn=student_fn)[:2], verbose, strict)
+    student = _Recorder(statistics_of(student_fn)) if callable(student_fn) else student_fn
+    with _quiet_tensorflow():
+        result = check_function(
+            "sample_weights",
+            student,
+            statistics_of(reference_sample_weights),
+            _sampling_cases(),
+            mistakes=mistakes,
+            compare=_compare_sampling,
+            verbose=False,
+            strict=False,
+        )
+        if isinstance(student, _Recorder) and result.status == "error":
+            return _explained("sample_weights", result, student, verbose, strict, student_fn)
+        return _with_fit("sample_weights", result, lambda: _fit_steps(kernel_fn=student_fn)[:2], verbose, strict)
 
 
 # --------------------------------------------------------------------------- #
@@ -321,6 +409,11 @@ def _kl_cases():
         mean = rng.normal(0.0, 0.8, size=shape).astype("float32")
         rho = rng.uniform(-4.0, 1.5, size=shape).astype("float32")
         cases.append((mean, rho, prior_std))
+    # Extreme magnitudes: rho from -20 to -17 (sigma ~ 1e-9 to 4e-8, where log(1 + exp(rho)) rounds to 0 in
+    # float32) with large means and a narrow prior; rho from 20 to 30 (sigma 20 to 30) with a wide prior.
+    mean = rng.uniform(-30.0, 30.0, size=(6, 4)).astype("float32")
+    cases.append((mean, rng.uniform(-20.0, -17.0, size=(6, 4)).astype("float32"), 0.01))
+    cases.append((mean, rng.uniform(20.0, 30.0, size=(6, 4)).astype("float32"), 50.0))
     return cases
 
 
@@ -329,7 +422,7 @@ def _kl_variant(kind):
     from keras import ops
 
     def kl(mean, rho, prior_std):
-        sigma = ops.exp(rho) if kind == "exp" else ops.softplus(rho)
+        sigma = {"exp": ops.exp, "naive_softplus": lambda r: ops.log(1.0 + ops.exp(r))}.get(kind, ops.softplus)(rho)
         log_term = np.log(prior_std) - ops.log(sigma)
         quadratic = (ops.square(sigma) + ops.square(mean)) / (2 * prior_std**2)
         if kind == "sign":
@@ -353,6 +446,11 @@ KL_MISTAKES = [
     ("sign error: a KL divergence is never negative; you computed KL(q || p) with the sign flipped.", _kl_variant("sign")),
     ("the log term is missing: the KL contains log(prior_std / sigma), the difference of the two log normalisers.", _kl_variant("no_log")),
     ("sigma is exp(rho) in your KL; in this parameterisation sigma = softplus(rho).", _kl_variant("exp")),
+    (
+        "use ops.softplus(rho) for sigma: log(1 + exp(rho)) rounds to 0 in float32 for rho below about -17, "
+        "and log(prior_std / 0) makes the KL infinite.",
+        _kl_variant("naive_softplus"),
+    ),
     (
         "the log term is twice too large: log(prior_std^2 / sigma^2) needs the factor 1/2 that the "
         "Gaussian normaliser's square root gives.",
@@ -379,18 +477,21 @@ def check_kl_to_prior(student_fn, verbose=True, strict=None):
 
         return run
 
-    student = on_tensors(student_fn) if callable(student_fn) else student_fn
-    result = check_function(
-        "kl_to_prior",
-        student,
-        lambda m, r, s: bayesian.reference_kl_to_gaussian_prior(m, r, s),
-        _kl_cases(),
-        mistakes=[(hint, on_tensors(fn)) for hint, fn in KL_MISTAKES],
-        rtol=1e-4,
-        atol=1e-4,
-        verbose=False,
-        strict=False,
-    )
+    student = _Recorder(on_tensors(student_fn)) if callable(student_fn) else student_fn
+    with _quiet_tensorflow():
+        result = check_function(
+            "kl_to_prior",
+            student,
+            lambda m, r, s: bayesian.reference_kl_to_gaussian_prior(m, r, s),
+            _kl_cases(),
+            mistakes=[(hint, on_tensors(fn)) for hint, fn in KL_MISTAKES],
+            rtol=1e-4,
+            atol=1e-4,
+            verbose=False,
+            strict=False,
+        )
+    if isinstance(student, _Recorder) and result.status == "error":
+        return _explained("kl_to_prior", result, student, verbose, strict, student_fn)
 
     def fit():
         ok, message, layer = _fit_steps(kl_fn=student_fn)
@@ -403,7 +504,8 @@ def check_kl_to_prior(student_fn, verbose=True, strict=None):
             return False, f"after fit, the layer added {added:.6g} to the loss, expected kl_weight * KL = {expected / 64:.6g}"
         return True, None
 
-    return _with_fit("kl_to_prior", result, fit, verbose, strict)
+    with _quiet_tensorflow():
+        return _with_fit("kl_to_prior", result, fit, verbose, strict)
 
 
 # --------------------------------------------------------------------------- #
@@ -420,6 +522,10 @@ def _loss_cases():
         (rng.uniform(0.1, 3.0, size=32).astype("float32"), np.float32(250.0), 1000),
         (rng.uniform(0.1, 3.0, size=100).astype("float32"), np.float32(5000.0), 60000),
         (rng.uniform(0.1, 3.0, size=7).astype("float32"), np.float32(40.0), 7),
+        # N = 1 and B = 1: a training set of one example.
+        (np.array([2.5], dtype="float32"), np.float32(3.0), 1),
+        # Extreme magnitudes: negative NLLs (densities above 1) and a KL of ten million nats.
+        (rng.uniform(-5.0, 1e4, size=50).astype("float32"), np.float32(1e7), 60000),
     ]
 
 
@@ -453,23 +559,35 @@ LOSS_MISTAKES = [
 
 
 def check_minibatch_loss(student_fn, verbose=True, strict=None):
-    """Check the exercise ``minibatch_loss(nll, kl, num_train)`` inside a compiled function."""
+    """Check the exercise ``minibatch_loss(nll, kl, num_train)`` inside a compiled function.
+
+    As in a compiled ``fit``, ``nll`` has an unknown batch size when the function
+    is traced: a batch size read from the static shape (``nll.shape[0]``) is None.
+    """
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec((None,), "float32"), tf.TensorSpec((), "float32")]
 
     def on_tensors(fn):
         def run(nll, kl, num_train):
-            return np.asarray(_compiled(lambda a, b: fn(a, b, num_train))(nll, kl), dtype="float64")
+            compiled = _compiled(lambda a, b: fn(a, b, num_train), input_signature=signature)
+            return np.asarray(compiled(tf.constant(nll, "float32"), tf.constant(kl, "float32")), dtype="float64")
 
         return run
 
-    student = on_tensors(student_fn) if callable(student_fn) else student_fn
-    return check_function(
-        "minibatch_loss",
-        student,
-        reference_minibatch_loss,
-        _loss_cases(),
-        mistakes=[(hint, on_tensors(fn)) for hint, fn in LOSS_MISTAKES],
-        rtol=1e-5,
-        atol=1e-5,
-        verbose=verbose,
-        strict=strict,
-    )
+    student = _Recorder(on_tensors(student_fn)) if callable(student_fn) else student_fn
+    with _quiet_tensorflow():
+        result = check_function(
+            "minibatch_loss",
+            student,
+            reference_minibatch_loss,
+            _loss_cases(),
+            mistakes=[(hint, on_tensors(fn)) for hint, fn in LOSS_MISTAKES],
+            rtol=1e-5,
+            atol=1e-5,
+            verbose=False,
+            strict=False,
+        )
+    if isinstance(student, _Recorder):
+        return _explained("minibatch_loss", result, student, verbose, strict, student_fn)
+    return _finish("minibatch_loss", result.status, result.message.split(": ", 1)[1], result.details, verbose, strict)
