@@ -242,18 +242,28 @@ def _add_export(commands):
         "export",
         help="write pretrained weights NAME.npz and NAME.json from a run folder",
         description="Round a run's weights to float16 and write NAME.npz and NAME.json (configuration, "
-        "sha256 of the weights, test -ELBO on the full test set and on the shipped sample).",
+        "sha256 of the weights, test -ELBO on the full test set and on the shipped sample). "
+        "An existing model NAME is never replaced without --force, and only a complete run is exported "
+        "without --allow-unfinished.",
     )
     export.add_argument("run_dir", metavar="RUN_DIR")
     export.add_argument("name", metavar="NAME")
     export.add_argument("--output", metavar="DIR", help="where to write (default: the package's pretrained/ folder)")
     export.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, then Keras)")
     export.add_argument("--description", help="one sentence stored in NAME.json")
+    export.add_argument("--force", action="store_true", help="replace an existing model NAME (its .npz and .json)")
+    export.add_argument(
+        "--allow-unfinished",
+        action="store_true",
+        help="export a run whose config.json status is not complete (interrupted, diverged, failed, running)",
+    )
+    export.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
     likelihood = commands.add_parser(
         "likelihood",
         help="record a pretrained model's test -ELBO and IWAE bound in pretrained/likelihoods.json",
         description="Measure a shipped model's test -ELBO and K-sample importance-weighted bound (slow: K=5000 on "
-        "10,000 images is 5e7 decoder passes) and record them, keyed by the sha256 of its weights.",
+        "10,000 images is 5e7 decoder passes) and record them, keyed by the sha256 of its weights. A recorded "
+        "measurement of the same weights is never replaced by a smaller one (fewer samples or images) without --force.",
     )
     likelihood.add_argument("name", metavar="NAME")
     likelihood.add_argument(
@@ -261,6 +271,8 @@ def _add_export(commands):
     )
     likelihood.add_argument("--num-images", type=_integer(1), metavar="N", help="the first N test images (default: all 10,000)")
     likelihood.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, then Keras)")
+    likelihood.add_argument("--force", action="store_true", help="replace a recorded measurement of these weights even by a smaller one")
+    likelihood.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
 
 
 def _add_notebooks(commands):
@@ -359,10 +371,26 @@ def _evaluate(args):
     return 0
 
 
+def _progress(args):
+    """A function printing one progress line on stderr, or nothing with ``--quiet``."""
+    if getattr(args, "quiet", False):
+        return lambda message: None
+    return lambda message: print(message, file=sys.stderr, flush=True)
+
+
 def _export(args):
     from workshop.instructor.export import export
 
-    meta = export(args.run_dir, args.name, args.output, args.data, args.description)
+    meta = export(
+        args.run_dir,
+        args.name,
+        args.output,
+        args.data,
+        args.description,
+        force=args.force,
+        allow_unfinished=args.allow_unfinished,
+        progress=_progress(args),
+    )
     test = meta["test"]
     print(
         f"wrote {meta['name']}.npz and {meta['name']}.json: {meta['weights']['parameters']:,} parameters in float16; "
@@ -401,10 +429,12 @@ def _notebooks(args):
 def _likelihood(args):
     from workshop.instructor.export import record_likelihood
 
-    entry = record_likelihood(args.name, args.num_samples, args.num_images, data=args.data)
+    entry = record_likelihood(args.name, args.num_samples, args.num_images, data=args.data, force=args.force, progress=_progress(args))
+    error = entry["neg_iwae_standard_error"]
     print(
-        f"{args.name}: test -ELBO {entry['neg_elbo']:.2f}, -IWAE(K={entry['num_samples']}) {entry['neg_iwae']:.2f} "
-        f"+- {entry['neg_iwae_standard_error']:.2f} nats/image on {entry['num_images']} images ({entry['seconds']:.0f} s)"
+        f"{args.name}: test -ELBO {entry['neg_elbo']:.2f}, -IWAE(K={entry['num_samples']}) {entry['neg_iwae']:.2f}"
+        + ("" if error is None else f" +- {error:.2f}")
+        + f" nats/image on {entry['num_images']} images ({entry['seconds']:.0f} s)"
     )
     return 0
 

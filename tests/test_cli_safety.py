@@ -1,0 +1,192 @@
+"""Nothing an instructor made is lost or replaced by ``python -m workshop`` without an explicit flag.
+
+Each test is a regression test of one failure instructors met: a shipped model
+replaced by ``export``, a recorded K = 5,000 likelihood replaced by a quick
+check. The shipped files are never modified here:
+the tests work on copies (the module's folder is monkeypatched) and check that
+the originals' bytes are unchanged.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from workshop import pretrained
+from workshop.data import SAMPLE_PATH
+from workshop.instructor import cli, export
+
+SAMPLE = str(SAMPLE_PATH)
+SMALL = ["--data", SAMPLE, "--num-train", "256", "--hidden-units", "64,32", "--eval-images", "64", "--eval-samples", "5"]
+MODEL = "vae_mnist_z2"
+
+
+def run_main(argv):
+    """Call ``cli.main`` in this process; return (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def one_error_line(stderr):
+    """The single ``error: ...`` line of stderr (progress lines before it are allowed)."""
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stderr
+    assert "Traceback" not in stderr
+    return errors[0]
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def shipped_digests():
+    """The sha256 of every shipped pretrained file, checked unchanged after the test."""
+    real = pretrained.PRETRAINED_DIR  # the module's value may be monkeypatched by the time this is torn down
+    before = {p.name: digest(p) for p in real.iterdir() if p.is_file()}
+    yield before
+    after = {p.name: digest(p) for p in real.iterdir() if p.is_file()}
+    assert after == before, "a test changed workshop/pretrained/"
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch, shipped_digests):
+    """A copy of the shipped pretrained folder, which the commands use instead of the real one."""
+    copy = tmp_path / "pretrained"
+    shutil.copytree(pretrained.PRETRAINED_DIR, copy)
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", copy)
+    monkeypatch.setattr(export, "PRETRAINED_DIR", copy)
+    return copy
+
+
+@pytest.fixture
+def small_mnist(tmp_path):
+    """A 64-image MNIST file in Keras's layout: 'the full MNIST' as far as the commands can tell."""
+    path = tmp_path / "mnist.npz"
+    with np.load(SAMPLE) as data:
+        np.savez(path, **{k: data[k][:64] for k in ("x_train", "y_train", "x_test", "y_test")})
+    return path
+
+
+def make_run(folder, status="complete"):
+    """A run folder as `train` leaves it (a small untrained VAE), with ``status`` in config.json (None: no status)."""
+    from workshop.models import VAE
+
+    folder.mkdir(parents=True)
+    VAE(latent_dim=2, hidden_units=(8,), seed=1).save(folder / "model.keras")
+    record = {"config": {"latent_dim": 2, "hidden_units": [8]}, "epochs_completed": 1}
+    if status is not None:
+        record["status"] = status
+    (folder / "config.json").write_text(json.dumps(record))
+    return folder
+
+
+# --------------------------------------------------------------------- export
+def test_export_never_replaces_a_shipped_model_without_force(tmp_path, models, small_mnist):
+    run = make_run(tmp_path / "run")
+    before = {suffix: (models / f"{MODEL}{suffix}").read_bytes() for suffix in (".npz", ".json")}
+    code, stdout, stderr = run_main(["export", str(run), MODEL, "--data", str(small_mnist)])
+    assert code == 1
+    line = one_error_line(stderr)
+    assert MODEL in line and "--force" in line and "exist" in line
+    for suffix, data in before.items():
+        assert (models / f"{MODEL}{suffix}").read_bytes() == data
+    assert not [p.name for p in models.iterdir() if ".tmp" in p.name]
+    # the same with --output naming the folder that holds the model
+    code, _, stderr = run_main(["export", str(run), MODEL, "--data", str(small_mnist), "--output", str(models)])
+    assert code == 1 and "--force" in one_error_line(stderr)
+    assert (models / f"{MODEL}.npz").read_bytes() == before[".npz"]
+
+    code, stdout, stderr = run_main(["export", str(run), MODEL, "--data", str(small_mnist), "--force", "--quiet"])
+    assert code == 0, stderr
+    assert stderr == ""  # --quiet: no progress lines
+    assert (models / f"{MODEL}.npz").read_bytes() != before[".npz"]
+    meta = json.loads((models / f"{MODEL}.json").read_text())
+    assert meta["weights"]["sha256"] == digest(models / f"{MODEL}.npz")  # both files replaced together
+    pretrained.load_pretrained(MODEL, models)
+
+
+@pytest.mark.parametrize("status", ["interrupted", "diverged", "running", None])
+def test_export_refuses_an_unfinished_run_unless_asked(tmp_path, status, small_mnist):
+    run = make_run(tmp_path / "run", status=status)
+    out = tmp_path / "out"
+    code, _, stderr = run_main(["export", str(run), "tiny", "--data", str(small_mnist), "--output", str(out)])
+    assert code == 1
+    line = one_error_line(stderr)
+    assert "--allow-unfinished" in line and repr(status) in line and "complete" in line
+    assert not out.exists()
+    code, _, stderr = run_main(["export", str(run), "tiny", "--data", str(small_mnist), "--output", str(out), "--allow-unfinished"])
+    assert code == 0, stderr
+    assert sorted(p.name for p in out.iterdir()) == ["tiny.json", "tiny.npz"]
+    assert json.loads((out / "tiny.json").read_text())["training"]["status"] == status
+
+
+def test_export_prints_its_steps_on_stderr(tmp_path, small_mnist):
+    run = make_run(tmp_path / "run")
+    code, stdout, stderr = run_main(["export", str(run), "tiny", "--data", str(small_mnist), "--output", str(tmp_path / "out")])
+    assert code == 0, stderr
+    assert "export: measuring" in stderr and "export: wrote" in stderr
+    assert stdout.startswith("wrote tiny.npz and tiny.json")
+
+
+# ----------------------------------------------------------------- likelihood
+@pytest.fixture
+def no_measurement(monkeypatch):
+    """Make the slow measurement fail the test if it starts."""
+    from workshop import evaluation
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the measurement started before the refusal")
+
+    monkeypatch.setattr(evaluation, "importance_log_weights", refuse)
+
+
+def test_a_quick_likelihood_check_never_replaces_the_recorded_measurement(models, small_mnist, no_measurement):
+    path = models / pretrained.LIKELIHOODS_FILE
+    before = path.read_bytes()
+    recorded = json.loads(before)[MODEL]
+    assert recorded["num_samples"] == 5000 and recorded["num_images"] == 10000
+    code, stdout, stderr = run_main(["likelihood", MODEL, "--num-samples", "2", "--num-images", "100", "--data", str(small_mnist)])
+    assert code == 1
+    line = one_error_line(stderr)
+    assert str(path) in line and "K=5000 on 10000 images" in line and "K=2 on 64 images" in line and "--force" in line
+    assert path.read_bytes() == before
+
+
+def test_likelihood_force_replaces_only_that_entry(models, small_mnist):
+    path = models / pretrained.LIKELIHOODS_FILE
+    before = json.loads(path.read_text())
+    argv = ["likelihood", MODEL, "--num-samples", "2", "--num-images", "20", "--data", str(small_mnist), "--force"]
+    code, stdout, stderr = run_main(argv)
+    assert code == 0, stderr
+    assert "likelihood: 20/20 images" in stderr  # progress on stderr
+    after = json.loads(path.read_text())
+    assert after[MODEL]["num_samples"] == 2 and after[MODEL]["num_images"] == 20
+    assert {k: v for k, v in after.items() if k != MODEL} == {k: v for k, v in before.items() if k != MODEL}
+    # the same or a larger measurement needs no flag
+    code, _, stderr = run_main([*argv[:-1], "--quiet"])
+    assert code == 0 and stderr == "", stderr
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"vae_mnist_z2": {"num_samples": 5000,', "invalid JSON"),
+        ('[{"vae_mnist_z2": 1}]', "Received: a JSON list"),
+        ('{"vae_mnist_z2": [1, 2]}', "expected the entry 'vae_mnist_z2'"),
+    ],
+)
+def test_a_damaged_likelihoods_file_is_named_before_anything_is_measured(models, small_mnist, no_measurement, text, expected):
+    path = models / pretrained.LIKELIHOODS_FILE
+    path.write_text(text)
+    code, stdout, stderr = run_main(["likelihood", MODEL, "--num-samples", "2", "--num-images", "10", "--data", str(small_mnist)])
+    assert code == 1
+    line = one_error_line(stderr)
+    assert str(path) in line and expected in line
+    assert path.read_text() == text
