@@ -2,7 +2,7 @@
 
 Each test is a regression test of one failure instructors met: a shipped model
 replaced by ``export``, a recorded K = 5,000 likelihood replaced by a quick
-check. The shipped files are never modified here:
+check, ``site build`` deleting a folder it did not make. The shipped files are never modified here:
 the tests work on copies (the module's folder is monkeypatched) and check that
 the originals' bytes are unchanged.
 """
@@ -11,14 +11,16 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import shutil
 
 import numpy as np
 import pytest
+from helpers import REPO
 
 from workshop import pretrained
 from workshop.data import SAMPLE_PATH
-from workshop.instructor import cli, export
+from workshop.instructor import cli, export, site
 
 SAMPLE = str(SAMPLE_PATH)
 SMALL = ["--data", SAMPLE, "--num-train", "256", "--hidden-units", "64,32", "--eval-images", "64", "--eval-samples", "5"]
@@ -190,3 +192,70 @@ def test_a_damaged_likelihoods_file_is_named_before_anything_is_measured(models,
     line = one_error_line(stderr)
     assert str(path) in line and expected in line
     assert path.read_text() == text
+
+
+# ----------------------------------------------------------------------- site
+@pytest.fixture
+def fake_sphinx(monkeypatch):
+    """Sphinx replaced by a stand-in that writes a minimal site (the real build takes a minute)."""
+    import sphinx.cmd.build
+
+    calls = []
+
+    def build_main(argv):
+        source, out = argv[-2], argv[-1]
+        calls.append({"source": source, "doctrees": argv[argv.index("-d") + 1], "listing": sorted(os.listdir(source))})
+        os.makedirs(out, exist_ok=True)
+        for name in ("index.html", site.BUILD_MARKER):
+            with open(os.path.join(out, name), "w") as handle:
+                handle.write("built\n")
+        return 0
+
+    monkeypatch.setattr(sphinx.cmd.build, "build_main", build_main)
+    return calls
+
+
+@pytest.fixture
+def fake_repo(tmp_path, monkeypatch):
+    import nbformat
+
+    root = tmp_path / "repo"
+    for folder in ("solutions", "notebooks"):
+        (root / folder).mkdir(parents=True)
+    shutil.copytree(REPO / "site", root / "site")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 01 · Alpha\n\nIntro.")]
+    for folder in ("solutions", "notebooks"):
+        nbformat.write(nb, str(root / folder / "01_alpha.ipynb"))
+    monkeypatch.setattr(site, "_root", lambda: root)
+    return root
+
+
+def test_site_build_leaves_a_folder_it_did_not_make_alone(tmp_path, fake_repo, fake_sphinx):
+    out = tmp_path / "www" / "site"
+    theirs = tmp_path / "www" / "site-src"  # the name the old staging folder had
+    theirs.mkdir(parents=True)
+    (theirs / "notes.md").write_text("my notes")
+    doctrees = tmp_path / "www" / "site-doctrees"
+    doctrees.mkdir()
+    (doctrees / "keep.txt").write_text("mine")
+    lines = []
+    site.build(out, progress=lines.append, stream=io.StringIO())
+    assert (theirs / "notes.md").read_text() == "my notes" and sorted(os.listdir(theirs)) == ["notes.md"]
+    assert sorted(os.listdir(doctrees)) == ["keep.txt"]
+    (call,) = fake_sphinx
+    assert "01_alpha.ipynb" in call["listing"]
+    assert not os.path.exists(call["source"]) and not os.path.exists(call["doctrees"])  # its own temporary folder, removed
+    assert sorted(os.listdir(tmp_path / "www")) == ["site", "site-doctrees", "site-src"]
+    assert any(line.startswith("site: staged 01_alpha.ipynb") for line in lines)  # a line per step
+    assert any(line.startswith("site: running Sphinx") for line in lines)
+    site.build(out, stream=io.StringIO())  # a site built before: rebuilt in place
+
+
+def test_site_build_refuses_an_output_folder_holding_other_files(tmp_path, fake_repo, fake_sphinx):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "index.html").write_text("my own page")
+    with pytest.raises(site.SiteError, match="choose another --output"):
+        site.build(out, stream=io.StringIO())
+    assert (out / "index.html").read_text() == "my own page" and not fake_sphinx
