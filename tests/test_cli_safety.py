@@ -2,7 +2,8 @@
 
 Each test is a regression test of one failure instructors met: a shipped model
 replaced by ``export``, a recorded K = 5,000 likelihood replaced by a quick
-check, ``site build`` deleting a folder it did not make. The shipped files are never modified here:
+check, ``site build`` deleting a folder it did not make, ``train --overwrite``
+deleting the files of a run still training. The shipped files are never modified here:
 the tests work on copies (the module's folder is monkeypatched) and check that
 the originals' bytes are unchanged.
 """
@@ -13,6 +14,9 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -20,7 +24,8 @@ from helpers import REPO
 
 from workshop import pretrained
 from workshop.data import SAMPLE_PATH
-from workshop.instructor import cli, export, site
+from workshop.instructor import cli, export, site, training
+from workshop.instructor.runlock import LOCK_FILE, RunLock
 
 SAMPLE = str(SAMPLE_PATH)
 SMALL = ["--data", SAMPLE, "--num-train", "256", "--hidden-units", "64,32", "--eval-images", "64", "--eval-samples", "5"]
@@ -259,3 +264,70 @@ def test_site_build_refuses_an_output_folder_holding_other_files(tmp_path, fake_
     with pytest.raises(site.SiteError, match="choose another --output"):
         site.build(out, stream=io.StringIO())
     assert (out / "index.html").read_text() == "my own page" and not fake_sphinx
+
+
+# ---------------------------------------------------------------------- train
+def _fake_run_files(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("model.keras", "history.json", "config.json"):
+        (folder / name).write_text(f"the {name} of a run in progress")
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_overwrite_is_refused_while_the_folder_is_locked_by_a_live_run(tmp_path):
+    out = tmp_path / "run"
+    files = _fake_run_files(out)
+    with RunLock(out):  # as the running `train` holds it
+        code, stdout, stderr = run_main(["train", *SMALL, "--epochs", "1", "--overwrite", "--output", str(out)])
+        assert code == 1
+        line = one_error_line(stderr)
+        assert f"is being trained by process {os.getpid()}" in line and "--output" in line
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != LOCK_FILE} == files
+        with pytest.raises(training.RunFolderBusy):
+            training.claim_run_dir(out, overwrite=True)
+    assert not (out / LOCK_FILE).exists()  # released
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    out = tmp_path / "run"
+    _fake_run_files(out)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / LOCK_FILE).write_text(f"{dead.pid}\n")
+    claimed, lock = training.claim_run_dir(out, overwrite=True)
+    try:
+        assert claimed == out and lock.took_over == dead.pid
+        assert (out / LOCK_FILE).read_text().strip() == str(os.getpid())
+        assert not (out / "model.keras").exists()  # --overwrite replaced the run files
+    finally:
+        lock.release()
+    assert not (out / LOCK_FILE).exists()
+
+
+def test_overwrite_never_touches_a_run_that_is_still_training(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
+    command = [sys.executable, "-m", "workshop", "train", *SMALL, "--epochs", "100000", "--no-jit", "--quiet"]
+    process = subprocess.Popen([*command, "--output", str(out)], stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "history.json").exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert process.poll() is None, process.communicate()
+        assert (out / LOCK_FILE).read_text().strip() == str(process.pid)
+        model_before = (out / "model.keras").stat().st_size
+        code, _, stderr = run_main(["train", *SMALL, "--epochs", "1", "--overwrite", "--output", str(out)])
+        assert code == 1
+        assert f"is being trained by process {process.pid}" in one_error_line(stderr)
+        # the first run goes on undisturbed: its files are there and it is still running
+        assert (out / "model.keras").stat().st_size > 0 and model_before > 0
+        assert json.loads((out / "config.json").read_text())["status"] == "running"
+        assert process.poll() is None
+    finally:
+        process.kill()  # as a crash would: the lock file stays behind, its process gone
+        process.communicate()
+    claimed, lock = training.claim_run_dir(out, overwrite=True)  # a stale lock is taken over
+    try:
+        assert lock.took_over == process.pid
+    finally:
+        lock.release()
