@@ -3,7 +3,8 @@
 Each test is a regression test of one failure instructors met: a shipped model
 replaced by ``export``, a recorded K = 5,000 likelihood replaced by a quick
 check, ``site build`` deleting a folder it did not make, ``train --overwrite``
-deleting the files of a run still training. The shipped files are never modified here:
+deleting the files of a run still training, a multi-worker run waiting forever.
+The shipped files are never modified here:
 the tests work on copies (the module's folder is monkeypatched) and check that
 the originals' bytes are unchanged.
 """
@@ -14,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -331,3 +333,35 @@ def test_overwrite_never_touches_a_run_that_is_still_training(tmp_path):
         assert lock.took_over == process.pid
     finally:
         lock.release()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["leader waits for worker 1", "worker 1 waits for the leader"])
+def test_a_worker_that_never_comes_ends_the_run_with_one_line(tmp_path, index):
+    cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}  # nobody listens on the other
+    env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+    out = tmp_path / "run"
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "workshop", "train", *SMALL, "--epochs", "1", "--strategy", "multiworker"]
+        + ["--worker-timeout", "3", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=240,  # hung forever before
+    )
+    seconds = time.monotonic() - started
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-3000:]
+    other = cluster["worker"][1 - index]
+    assert lines[0].lower().startswith("error: expected every worker of tf_config to join the cluster within 3 s (--worker-timeout)")
+    assert other in lines[0]
+    assert not out.exists()  # nothing is written for a cluster that never formed
+    print(f"gave up after {seconds:.1f} s")

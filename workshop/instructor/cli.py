@@ -176,6 +176,14 @@ def _add_train(commands, preset=None):
     devices.add_argument(
         "--cpu-devices", type=_integer(1), default=d.cpu_devices, metavar="N", help="split the CPU into N logical devices (replicas)"
     )
+    devices.add_argument(
+        "--worker-timeout",
+        type=_number(0, strict=True),
+        default=d.worker_timeout,
+        metavar="SECONDS",
+        help="--strategy multiworker: give up, with exit status 1, when a worker of TF_CONFIG has not joined "
+        f"the cluster within SECONDS (default: {d.worker_timeout:g})",
+    )
     data = train.add_argument_group("data")
     data.add_argument("--data", metavar="PATH", help="MNIST .npz in Keras's layout (default: $MNIST_PATH, Keras, the shipped sample)")
     data.add_argument(

@@ -351,6 +351,8 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
     Raises:
         ValueError: a bad config, data file or output folder (nothing is trained).
         RunFolderBusy: (a RuntimeError) another live process trains in ``output_dir`` (nothing is touched).
+        ClusterTimeout: (a RuntimeError) ``--strategy multiworker``: a worker did not join within
+            ``config.worker_timeout`` seconds (nothing is written).
         TrainingDivergedError: the loss became NaN or infinite; the folder is
             marked ``diverged`` and keeps the last finite model, if any.
         TrainingInterrupted: Ctrl-C; the folder is marked ``interrupted`` and
@@ -372,7 +374,7 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
     chief = is_chief() if config.strategy == "multiworker" else True
     if chief and output_dir is not None:
         check_run_dir(output_dir, overwrite)
-    strategy = make_strategy(config.strategy, config.cpu_devices)  # before TensorFlow's first operation
+    strategy = make_strategy(config.strategy, config.cpu_devices, config.worker_timeout)  # before TensorFlow's first operation
     seed_everything(config.seed)
     if config.dynamic_binarization:
         (x_train, y_train), _, info = load_data(config.data, "none", config.binarize_seed)
