@@ -3,8 +3,8 @@
 Each test is a regression test of one failure instructors met: a shipped model
 replaced by ``export``, a recorded K = 5,000 likelihood replaced by a quick
 check, ``site build`` deleting a folder it did not make, ``train --overwrite``
-deleting the files of a run still training, a multi-worker run waiting forever.
-The shipped files are never modified here:
+deleting the files of a run still training, a multi-worker run waiting forever,
+a missing input file that exited 0. The shipped files are never modified here:
 the tests work on copies (the module's folder is monkeypatched) and check that
 the originals' bytes are unchanged.
 """
@@ -26,7 +26,7 @@ from helpers import REPO
 
 from workshop import pretrained
 from workshop.data import SAMPLE_PATH
-from workshop.instructor import cli, export, site, training
+from workshop.instructor import cli, export, grading, site, training
 from workshop.instructor.runlock import LOCK_FILE, RunLock
 
 SAMPLE = str(SAMPLE_PATH)
@@ -246,26 +246,35 @@ def test_site_build_leaves_a_folder_it_did_not_make_alone(tmp_path, fake_repo, f
     doctrees = tmp_path / "www" / "site-doctrees"
     doctrees.mkdir()
     (doctrees / "keep.txt").write_text("mine")
-    lines = []
-    site.build(out, progress=lines.append, stream=io.StringIO())
+    code, stdout, stderr = run_main(["site", "build", "--output", str(out)])
+    assert code == 0, stderr
     assert (theirs / "notes.md").read_text() == "my notes" and sorted(os.listdir(theirs)) == ["notes.md"]
     assert sorted(os.listdir(doctrees)) == ["keep.txt"]
     (call,) = fake_sphinx
     assert "01_alpha.ipynb" in call["listing"]
     assert not os.path.exists(call["source"]) and not os.path.exists(call["doctrees"])  # its own temporary folder, removed
     assert sorted(os.listdir(tmp_path / "www")) == ["site", "site-doctrees", "site-src"]
-    assert any(line.startswith("site: staged 01_alpha.ipynb") for line in lines)  # a line per step
-    assert any(line.startswith("site: running Sphinx") for line in lines)
-    site.build(out, stream=io.StringIO())  # a site built before: rebuilt in place
+    assert "site: staged 01_alpha.ipynb" in stderr and "site: running Sphinx" in stderr  # a line per step
+    code, _, stderr = run_main(["site", "build", "--output", str(out), "--quiet"])  # a site built before: rebuilt in place
+    assert code == 0 and stderr == "", stderr
 
 
 def test_site_build_refuses_an_output_folder_holding_other_files(tmp_path, fake_repo, fake_sphinx):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "index.html").write_text("my own page")
-    with pytest.raises(site.SiteError, match="choose another --output"):
-        site.build(out, stream=io.StringIO())
+    code, _, stderr = run_main(["site", "build", "--out", str(out)])  # the old spelling of --output
+    assert code == 1
+    assert "choose another --output" in one_error_line(stderr)
     assert (out / "index.html").read_text() == "my own page" and not fake_sphinx
+
+
+def test_site_errors_are_failures_with_status_1(tmp_path, fake_repo):
+    shutil.rmtree(fake_repo / "solutions")
+    code, _, stderr = run_main(["site", "build", "--output", str(tmp_path / "out")])
+    assert code == 1 and one_error_line(stderr).startswith("error: expected executed notebooks")
+    code, _, stderr = run_main(["site", "serve", "--dir", str(tmp_path / "nowhere"), "--port", "0"])
+    assert code == 1 and "index.html" in one_error_line(stderr)
 
 
 # ---------------------------------------------------------------------- train
@@ -365,3 +374,62 @@ def test_a_worker_that_never_comes_ends_the_run_with_one_line(tmp_path, index):
     assert other in lines[0]
     assert not out.exists()  # nothing is written for a cluster that never formed
     print(f"gave up after {seconds:.1f} s")
+
+
+# ------------------------------------------------------------ missing inputs
+MISSING = {
+    "train --data": lambda tmp: ["train", "--data", str(tmp / "mnist.npz"), "--output", str(tmp / "out")],
+    "evaluate MODEL": lambda tmp: ["evaluate", str(tmp / "model.keras")],
+    "export RUN_DIR": lambda tmp: ["export", str(tmp / "run"), "tiny", "--output", str(tmp / "out")],
+    "likelihood --data": lambda tmp: ["likelihood", MODEL, "--data", str(tmp / "mnist.npz"), "--num-images", "10"],
+    "notebooks build --solutions": lambda tmp: ["notebooks", "build", "--solutions", str(tmp / "sol"), "--notebooks", str(tmp / "out")],
+    "notebooks check --solutions": lambda tmp: ["notebooks", "check", "--solutions", str(tmp / "sol"), "--notebooks", str(tmp / "nb")],
+    "notebooks run --solutions": lambda tmp: ["notebooks", "run", "--solutions", str(tmp / "sol")],
+    "notebooks grade SUBMISSION": lambda tmp: ["notebooks", "grade", str(tmp / "alice.ipynb"), "--output", str(tmp / "out")],
+    "notebooks grade --solutions": lambda tmp: [
+        "notebooks",
+        "grade",
+        str(REPO / "notebooks" / "01_probability_toolkit.ipynb"),
+        "--solutions",
+        str(tmp / "sol"),
+        "--output",
+        str(tmp / "out"),
+    ],
+    "site serve --dir": lambda tmp: ["site", "serve", "--dir", str(tmp / "site")],
+}
+
+
+@pytest.mark.parametrize("case", MISSING)
+def test_a_missing_input_file_is_status_1_with_one_line(case, tmp_path, models):
+    code, stdout, stderr = run_main(MISSING[case](tmp_path))
+    assert code == 1, (stdout, stderr)
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert str(tmp_path) in lines[0] or case == "evaluate MODEL" and "model not found" in lines[0]
+    assert not (tmp_path / "out").exists()  # nothing was created
+
+
+def test_grade_never_replaces_earlier_reports_without_force(tmp_path):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "grades.csv").write_text("student,grade\nalice,A (checked by hand)\n")
+    submission = tmp_path / "alice.ipynb"
+    submission.write_text("not a notebook")
+    code, _, stderr = run_main(["notebooks", "grade", str(submission), "--output", str(out)])
+    assert code == 1
+    assert "--force" in one_error_line(stderr) and "grades.csv" in stderr
+    assert (out / "grades.csv").read_text() == "student,grade\nalice,A (checked by hand)\n"
+    assert sorted(os.listdir(out)) == ["grades.csv"]
+    code, stdout, stderr = run_main(["notebooks", "grade", str(submission), "--output", str(out), "--force"])
+    assert code == 0, stderr
+    assert "[1/1] grading" in stderr  # progress on stderr
+    assert "graded 1 submission(s)" in stdout
+    assert sorted(os.listdir(out)) == sorted(grading.REPORT_FILES)
+
+
+def test_errors_start_lower_case_and_name_what_was_expected(tmp_path):
+    code, _, stderr = run_main(["export", str(tmp_path / "no-run"), "tiny"])
+    assert code == 1 and one_error_line(stderr).startswith("error: expected a run folder")
+    assert cli._one_line(ValueError("Sphinx failed")) == "Sphinx failed"
+    assert cli._one_line(ValueError("/tmp/x.json: expected")) == "/tmp/x.json: expected"
+    assert cli._one_line(ValueError("TF_CONFIG is missing")) == "TF_CONFIG is missing"

@@ -22,7 +22,6 @@ not empty is only written into when it holds a site built earlier (Sphinx's
 ``sphinx-mathjax-offline`` package, so the pages typeset math with no network.
 """
 
-import argparse
 import base64
 import functools
 import hashlib
@@ -354,52 +353,9 @@ def serve(directory=None, port=DEFAULT_PORT, host="127.0.0.1", stream=None):
 # --------------------------------------------------------------------------- #
 # command line
 # --------------------------------------------------------------------------- #
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise _UsageError(message)
-
-
-def _port(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 0-65535. Received: {text!r}")
-    return value
-
-
-def _parser():
-    parser = _Parser(prog="python -m workshop site", description="Build and serve the course website.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    b = commands.add_parser("build", help="build the static site from the executed solutions/ into build/site")
-    b.add_argument("--out", metavar="DIR", help="output folder (default: <repo>/build/site)")
-    s = commands.add_parser("serve", help="serve the built site on 127.0.0.1")
-    s.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"(default: {DEFAULT_PORT})")
-    s.add_argument("--dir", metavar="DIR", help="site folder (default: <repo>/build/site)")
-    return parser
-
-
 def cli_main(argv=None):
-    """Entry point of ``python -m workshop site``; returns the exit status (2 on error)."""
+    """``python -m workshop site ARGV...``; returns the exit status (see :func:`workshop.instructor.cli.main`)."""
+    from workshop.instructor.cli import main
+
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        args = _parser().parse_args(argv)
-    except _UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except SystemExit as exit_:  # --help
-        return exit_.code if isinstance(exit_.code, int) else 0
-    try:
-        if args.command == "build":
-            build(args.out, progress=lambda message: print(message, file=sys.stderr, flush=True))
-        else:
-            serve(args.dir, args.port)
-        return 0
-    except (SiteError, OSError) as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+    return main(["site", *argv])
