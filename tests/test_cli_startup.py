@@ -159,10 +159,13 @@ def test_output_and_timeout_are_the_names_and_the_old_spellings_still_work():
 
 
 def test_the_defaults_shown_by_help_are_the_modules_own():
-    from workshop.instructor import config, distribute, grading, site
+    import inspect
+
+    from workshop.instructor import authoring, config, distribute, grading, site
 
     assert cli.GRADE_TIMEOUT == grading.DEFAULT_CELL_TIMEOUT
     assert cli.SITE_PORT == site.DEFAULT_PORT
+    assert cli.RUN_TIMEOUT == inspect.signature(authoring.run).parameters["timeout"].default
     assert config.DEFAULT_WORKER_TIMEOUT == distribute.DEFAULT_WORKER_TIMEOUT
     assert _parse(["train"]).worker_timeout == config.DEFAULT_WORKER_TIMEOUT
 

@@ -52,8 +52,8 @@ from workshop.instructor.config import TrainingConfig
 
 USAGE, FAILURE = 2, 1
 INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 128 + 15
-# Defaults shown by --help, kept here so that --help imports nothing heavy; tests check that
-# they equal the modules' own (workshop.instructor.grading.DEFAULT_CELL_TIMEOUT, site.DEFAULT_PORT).
+# Defaults shown by --help, kept here so that --help imports nothing heavy; tests check that they
+# equal the modules' own (grading.DEFAULT_CELL_TIMEOUT, authoring.run's timeout, site.DEFAULT_PORT).
 GRADE_TIMEOUT = 120
 RUN_TIMEOUT = 1800
 SITE_PORT = 8000
