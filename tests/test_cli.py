@@ -58,6 +58,7 @@ def test_train_writes_the_run_folder(run_dir):
         assert (out / name).is_file(), name
         assert (out / name).stat().st_size > 0, name
     assert not [p.name for p in out.iterdir() if ".tmp" in p.name]
+    assert not (out / ".train.lock").exists()  # the run's lock is released when it ends
 
     history = json.loads((out / "history.json").read_text())
     assert set(history) == HISTORY_KEYS

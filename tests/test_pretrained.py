@@ -76,7 +76,7 @@ def test_export_round_trip_from_a_run_folder(tmp_path):
     model = VAE(latent_dim=3, hidden_units=(16,), seed=1)
     model.save(run / "model.keras")
     arguments = {"latent_dim": 3, "hidden_units": [16], "epochs": 1, "output": str(run), "quiet": True}
-    (run / "config.json").write_text(json.dumps({"arguments": arguments, "epochs_completed": 1}))
+    (run / "config.json").write_text(json.dumps({"arguments": arguments, "epochs_completed": 1, "status": "complete"}))
     with np.load(SAMPLE) as data:  # a small "full" MNIST file in Keras's layout
         arrays = {k: data[k][:64] for k in ("x_train", "y_train", "x_test", "y_test")}
     np.savez(tmp_path / "mnist.npz", **arrays)

@@ -28,8 +28,6 @@ import numpy as np
 from workshop.constants import BINARIZE_SEED
 from workshop.settings import quiet_tensorflow
 
-quiet_tensorflow()
-
 PRETRAINED_DIR = Path(__file__).with_name("pretrained")
 STORAGE_DTYPE = "float16"
 ELBO_SEED = 0  # the seed of the one-sample ELBO estimate that is recorded
@@ -137,6 +135,7 @@ def load_pretrained(name, directory=None):
             f"{weights_path}: the weights do not match the sha256 recorded in {meta_path.name} "
             f"(expected {recorded[:12]}..., received {found[:12]}...): the file was changed or damaged; reinstall the package"
         )
+    quiet_tensorflow()  # TensorFlow is imported here, not with this module: `python -m workshop export --help` stays instant
     from workshop.models import VAE
 
     try:

@@ -11,8 +11,6 @@ import random
 import re
 import sys
 
-import numpy as np
-
 _FALSE = {"", "0", "false", "no", "off"}
 
 
@@ -138,6 +136,8 @@ def seed_everything(seed=0):
     Returns:
         A ``numpy.random.Generator`` seeded with ``seed``, for NumPy-side draws.
     """
+    import numpy as np  # here, not at the top: `python -m workshop --help` imports this module and needs no NumPy
+
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"Expected a non-negative integer seed. Received: seed={seed!r}")
     quiet_tensorflow()

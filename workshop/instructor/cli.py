@@ -1,10 +1,13 @@
-"""The instructor's command line: ``python -m workshop train|evaluate|export|notebooks|site``.
+"""The instructor's command line: ``python -m workshop train|evaluate|export|likelihood|notebooks|site``.
 
 ``train`` fits a VAE on MNIST and leaves everything an instructor needs in one
 run folder (:func:`workshop.instructor.training.train_and_evaluate`); ``evaluate`` measures
 a saved model on the test set; ``export`` turns a run folder into shipped
-pretrained weights (:mod:`workshop.instructor.export`); ``notebooks`` builds, checks and
-runs the course notebooks (:mod:`workshop.instructor.authoring`).
+pretrained weights and ``likelihood`` records their test log-likelihood
+(:mod:`workshop.instructor.export`); ``notebooks`` builds, checks, runs and grades
+the course notebooks (:mod:`workshop.instructor.authoring`,
+:mod:`workshop.instructor.grading`); ``site`` builds and serves the course website
+(:mod:`workshop.instructor.site`). ``docs/command-line.md`` is the reference.
 
 Examples::
 
@@ -18,31 +21,44 @@ One error convention for every command: an error is one line ``error: ...``
 on stderr and the exit status says what kind it was:
 
 - 0: success;
-- 1: the command could not do its job (a missing or damaged file, a refused
-  output folder, a diverged training, a failing notebook, ``notebooks check``
+- 1: the command could not do its job (a missing or damaged input file, a
+  refused overwrite, a diverged training, a failing notebook, ``notebooks check``
   finding problems);
 - 2: a usage error (the command line itself is wrong);
-- 130 (Ctrl-C) or 143 (SIGTERM): interrupted; the run folder says so.
+- 130 (Ctrl-C) or 143 (SIGTERM): interrupted; a run folder says so.
 
-This module only parses and reports; the work is done by the modules above.
+One name per idea: ``--output`` is where a command writes, ``--timeout`` a limit
+in seconds, ``--force`` allows replacing what an instructor made, ``--quiet``
+silences the progress lines (which go to stderr). Earlier spellings (``--out``,
+``--cell-timeout``) are still accepted, and not shown in ``--help``.
+
+Nothing here imports TensorFlow: the parser, ``--help`` and usage errors are
+instant. A command that needs TensorFlow imports it when it runs (through
+:func:`workshop._import_library`, which ``python -m workshop`` defers; see
+``workshop/__init__.py``). This module only parses and reports; the work is done
+by the modules above.
 """
 
 import argparse
 import json
 import signal
 import sys
+import textwrap
 import time
 
-from workshop.settings import quiet_tensorflow
-
-quiet_tensorflow()
-
-from workshop.constants import BINARIZE_CHOICES  # noqa: E402
-from workshop.instructor import config as _config  # noqa: E402
-from workshop.instructor.config import TrainingConfig  # noqa: E402
+from workshop.constants import BINARIZE_CHOICES
+from workshop.instructor import config as _config
+from workshop.instructor.config import TrainingConfig
 
 USAGE, FAILURE = 2, 1
 INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 128 + 15
+# Defaults shown by --help, kept here so that --help imports nothing heavy; tests check that they
+# equal the modules' own (grading.DEFAULT_CELL_TIMEOUT, authoring.run's timeout, site.DEFAULT_PORT).
+GRADE_TIMEOUT = 120
+RUN_TIMEOUT = 1800
+SITE_PORT = 8000
+
+COMMAND_NAMES = ("train", "evaluate", "export", "likelihood", "notebooks", "site")
 
 
 class UsageError(Exception):
@@ -52,6 +68,33 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual; keeps a text with line breaks (the exit-status table) as written."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _exit_statuses(failure):
+    """The ``--help`` epilog of a command: its exit statuses, ``failure`` saying what 1 means for it."""
+    failure = textwrap.fill(failure, width=78, initial_indent="  1    ", subsequent_indent=" " * 7)
+    return (
+        "exit status:\n"
+        "  0    success\n"
+        f"{failure}\n"
+        "  2    a usage mistake on the command line (nothing was done)\n"
+        "  130  interrupted (Ctrl-C); 143: stopped by SIGTERM\n"
+        "errors are one line, 'error: ...', on stderr"
+    )
+
+
+def _old_spelling(parser, flag, dest, **kwargs):
+    """Accept ``flag``, an earlier name of the option stored in ``dest``, without showing it in --help."""
+    parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
 
 
 # ------------------------------------------------------------ argument types
@@ -101,7 +144,14 @@ def _add_train(commands, preset=None):
         "train",
         help="train a VAE on MNIST and save model, curves, figures and test numbers",
         description="Train a VAE on MNIST. Everything goes into one run folder: model.keras, history.json, "
-        "config.json, metrics.json and PNG figures. The defaults take about a minute on a laptop CPU.",
+        "config.json, metrics.json and PNG figures. The defaults take about a minute on a laptop CPU. "
+        "A folder being trained is locked (.train.lock holds the process id): another run never writes into it.",
+        epilog=_exit_statuses(
+            "the run could not be done: a missing or damaged --data file; a refused --output folder (not empty "
+            "without --overwrite, or being trained by a live process); a worker that did not join within "
+            "--worker-timeout; a diverged or failed run"
+        ),
+        formatter_class=_Formatter,
     )
     model = train.add_argument_group("model")
     model.add_argument(
@@ -176,6 +226,14 @@ def _add_train(commands, preset=None):
     devices.add_argument(
         "--cpu-devices", type=_integer(1), default=d.cpu_devices, metavar="N", help="split the CPU into N logical devices (replicas)"
     )
+    devices.add_argument(
+        "--worker-timeout",
+        type=_number(0, strict=True),
+        default=d.worker_timeout,
+        metavar="SECONDS",
+        help="--strategy multiworker: give up, with exit status 1, when a worker of TF_CONFIG has not joined "
+        f"the cluster within SECONDS (default: {d.worker_timeout:g})",
+    )
     data = train.add_argument_group("data")
     data.add_argument("--data", metavar="PATH", help="MNIST .npz in Keras's layout (default: $MNIST_PATH, Keras, the shipped sample)")
     data.add_argument(
@@ -203,7 +261,11 @@ def _add_train(commands, preset=None):
     output.add_argument(
         "--output", metavar="DIR", help="run folder, empty or new (default: a new runs/<architecture>-z<latent>-<timestamp>)"
     )
-    output.add_argument("--overwrite", action="store_true", help="reuse a non-empty --output folder, replacing its run files")
+    output.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="reuse a non-empty --output folder, replacing its run files (refused while another process trains in it)",
+    )
     output.add_argument(
         "--eval-samples",
         type=_integer(1),
@@ -227,6 +289,8 @@ def _add_evaluate(commands):
         help="measure a saved model on the MNIST test set",
         description="Evaluate a saved VAE on the MNIST test set: -ELBO, importance-weighted log-likelihood, "
         "KL per latent dimension and active units, in nats per image.",
+        epilog=_exit_statuses("a missing or damaged model or data file, or a model with NaN weights"),
+        formatter_class=_Formatter,
     )
     evaluate.add_argument("model", metavar="MODEL", help="a .keras file, or a run folder holding model.keras")
     evaluate.add_argument("--num-samples", type=_integer(1), default=100, metavar="K", help="importance samples per image (default: 100)")
@@ -235,6 +299,7 @@ def _add_evaluate(commands):
     evaluate.add_argument("--binarize", choices=BINARIZE_CHOICES, help="default: what the run's config.json says, else random")
     evaluate.add_argument("--seed", type=_integer(0), default=0, help="seeds the sampled estimates (default: 0)")
     evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
 
 
 def _add_export(commands):
@@ -242,18 +307,38 @@ def _add_export(commands):
         "export",
         help="write pretrained weights NAME.npz and NAME.json from a run folder",
         description="Round a run's weights to float16 and write NAME.npz and NAME.json (configuration, "
-        "sha256 of the weights, test -ELBO on the full test set and on the shipped sample).",
+        "sha256 of the weights, test -ELBO on the full test set and on the shipped sample). "
+        "An existing model NAME is never replaced without --force, and only a complete run is exported "
+        "without --allow-unfinished.",
+        epilog=_exit_statuses(
+            "a missing or damaged run folder; a run whose config.json status is not complete (see "
+            "--allow-unfinished); a model NAME already in the output folder (see --force); data that is not the full MNIST"
+        ),
+        formatter_class=_Formatter,
     )
     export.add_argument("run_dir", metavar="RUN_DIR")
     export.add_argument("name", metavar="NAME")
     export.add_argument("--output", metavar="DIR", help="where to write (default: the package's pretrained/ folder)")
     export.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, then Keras)")
     export.add_argument("--description", help="one sentence stored in NAME.json")
+    export.add_argument("--force", action="store_true", help="replace an existing model NAME (its .npz and .json)")
+    export.add_argument(
+        "--allow-unfinished",
+        action="store_true",
+        help="export a run whose config.json status is not complete (interrupted, diverged, failed, running)",
+    )
+    export.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
     likelihood = commands.add_parser(
         "likelihood",
         help="record a pretrained model's test -ELBO and IWAE bound in pretrained/likelihoods.json",
         description="Measure a shipped model's test -ELBO and K-sample importance-weighted bound (slow: K=5000 on "
-        "10,000 images is 5e7 decoder passes) and record them, keyed by the sha256 of its weights.",
+        "10,000 images is 5e7 decoder passes) and record them, keyed by the sha256 of its weights. A recorded "
+        "measurement of the same weights is never replaced by a smaller one (fewer samples or images) without --force.",
+        epilog=_exit_statuses(
+            "an unknown model; a damaged likelihoods.json (checked before measuring); a recorded measurement "
+            "larger than this one (see --force); a missing data file, or data that is not the full MNIST"
+        ),
+        formatter_class=_Formatter,
     )
     likelihood.add_argument("name", metavar="NAME")
     likelihood.add_argument(
@@ -261,39 +346,149 @@ def _add_export(commands):
     )
     likelihood.add_argument("--num-images", type=_integer(1), metavar="N", help="the first N test images (default: all 10,000)")
     likelihood.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, then Keras)")
+    likelihood.add_argument("--force", action="store_true", help="replace a recorded measurement of these weights even by a smaller one")
+    likelihood.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
+
+
+def _seconds(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of seconds >= 1. Received: {text!r}")
+    return value
 
 
 def _add_notebooks(commands):
     notebooks = commands.add_parser(
-        "notebooks", help="build, check or run the course notebooks", description="Build, check and run the course notebooks."
+        "notebooks",
+        help="build, check, run or grade the course notebooks",
+        description="Build, check, run and grade the course notebooks.",
+        epilog=_exit_statuses("see the --help of each job"),
+        formatter_class=_Formatter,
     )
     common = _Parser(add_help=False)
     common.add_argument("--solutions", metavar="DIR", help="solution notebooks (default: <repo>/solutions)")
     common.add_argument("--notebooks", metavar="DIR", help="student notebooks (default: <repo>/notebooks)")
     jobs = notebooks.add_subparsers(dest="job", metavar="JOB", required=True, parser_class=_Parser)
-    jobs.add_parser("build", parents=[common], help="write notebooks/ from solutions/")
-    jobs.add_parser("check", parents=[common], help="fail when notebooks/ and solutions/ are out of sync")
-    run = jobs.add_parser("run", parents=[common], help="execute solution notebooks in place (full settings)")
+    jobs.add_parser(
+        "build",
+        parents=[common],
+        help="write notebooks/ from solutions/",
+        description="Write the student notebooks in notebooks/ from the solution notebooks in solutions/.",
+        epilog=_exit_statuses("a missing or unreadable solutions folder or notebook, or a malformed solution marker"),
+        formatter_class=_Formatter,
+    )
+    jobs.add_parser(
+        "check",
+        parents=[common],
+        help="fail when notebooks/ and solutions/ are out of sync",
+        description="Check that notebooks/ is what `notebooks build` would write from solutions/.",
+        epilog=_exit_statuses("problems found (listed on stdout), or a missing or unreadable folder or notebook"),
+        formatter_class=_Formatter,
+    )
+    run = jobs.add_parser(
+        "run",
+        parents=[common],
+        help="execute solution notebooks in place (full settings)",
+        description="Execute solution notebooks in place, top to bottom, each on a fresh kernel; a notebook is "
+        "written back only when every cell ran. One progress line per notebook.",
+        epilog=_exit_statuses("an unknown notebook name, a missing solutions folder, or a cell that failed or timed out"),
+        formatter_class=_Formatter,
+    )
     run.add_argument("names", nargs="*", metavar="NAMES", help="e.g. 05, 05_vae_mnist")
     run.add_argument("--fast", action="store_true", help="run with WORKSHOP_FAST=1")
-    run.add_argument("--timeout", type=_integer(1), default=1800, metavar="SECONDS", help="seconds a cell may run (default: 1800)")
-    from workshop.instructor import grading
+    run.add_argument(
+        "--timeout", type=_seconds, default=RUN_TIMEOUT, metavar="SECONDS", help=f"seconds a cell may run (default: {RUN_TIMEOUT})"
+    )
+    grade = jobs.add_parser(
+        "grade",
+        help="grade submitted student notebooks (CSV, JSON, summary)",
+        description="Grade submitted student notebooks: each runs in a fresh kernel, then the course's checks are "
+        "replayed against the student's definitions. Writes grades.csv, grades.json and summary.txt into --output "
+        "(never over the reports of an earlier grading without --force). One progress line per submission on stderr.",
+        epilog=_exit_statuses(
+            "a missing submission file or solutions folder, or reports in --output that exist already (see --force); "
+            "a submission that is not a notebook, or that fails, is graded as such (status 0)"
+        ),
+        formatter_class=_Formatter,
+    )
+    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb", help="student notebooks to grade")
+    grade.add_argument("--output", metavar="DIR", help="folder for grades.csv, grades.json, summary.txt (required)")
+    _old_spelling(grade, "--out", "output", metavar="DIR")
+    grade.add_argument("--solutions", metavar="DIR", help="solution notebooks (default: <repo>/solutions)")
+    grade.add_argument(
+        "--timeout", type=_seconds, default=GRADE_TIMEOUT, metavar="SECONDS", help=f"seconds allowed per cell (default: {GRADE_TIMEOUT})"
+    )
+    _old_spelling(grade, "--cell-timeout", "timeout", type=_seconds, metavar="SECONDS")
+    grade.add_argument("--full", action="store_true", help="run submissions with full settings instead of fast mode")
+    grade.add_argument("--no-extra", action="store_true", help="skip the instructor-only extra cases")
+    grade.add_argument("--force", action="store_true", help="replace the reports of an earlier grading in --output")
+    grade.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
 
-    grading.add_arguments(jobs.add_parser("grade", help="grade submitted student notebooks (CSV, JSON, summary)"))
+
+def _port(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535. Received: {text!r}")
+    return value
+
+
+def _add_site(commands):
+    site = commands.add_parser(
+        "site",
+        help="build or serve the course website",
+        description="Build and serve the course website.",
+        epilog=_exit_statuses("see the --help of each job"),
+        formatter_class=_Formatter,
+    )
+    jobs = site.add_subparsers(dest="job", metavar="JOB", required=True, parser_class=_Parser)
+    build = jobs.add_parser(
+        "build",
+        help="build the static site from the executed solutions/ into build/site",
+        description="Build the static site from the executed solution notebooks with Sphinx (about a minute). "
+        "Its sources are staged in a temporary folder of its own, removed afterwards; a non-empty --output folder "
+        "is only written into when it holds a site built earlier. One progress line per step on stderr.",
+        epilog=_exit_statuses(
+            "missing or unreadable notebooks or site configuration, an --output folder that is neither empty nor a "
+            "built site, or a Sphinx failure"
+        ),
+        formatter_class=_Formatter,
+    )
+    build.add_argument("--output", metavar="DIR", help="output folder (default: <repo>/build/site)")
+    _old_spelling(build, "--out", "output", metavar="DIR")
+    build.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
+    serve = jobs.add_parser(
+        "serve",
+        help="serve the built site on 127.0.0.1",
+        description="Serve a built site on 127.0.0.1 until Ctrl-C.",
+        epilog=_exit_statuses("no built site (index.html) in --dir, or a port that is in use"),
+        formatter_class=_Formatter,
+    )
+    serve.add_argument("--port", type=_port, default=SITE_PORT, help=f"(default: {SITE_PORT}; 0 picks a free one)")
+    serve.add_argument("--dir", metavar="DIR", help="site folder (default: <repo>/build/site)")
 
 
 def build_parser(preset=None):
     """Return the ``argparse`` parser of ``python -m workshop``."""
     parser = _Parser(
         prog="python -m workshop",
-        description="VAE Workshop tools for instructors: train, evaluate and export VAEs on MNIST, build the notebooks.",
+        description="VAE Workshop tools for instructors: train, evaluate and export VAEs on MNIST, build, run and grade "
+        "the notebooks, build the course website. `python -m workshop COMMAND --help` says more; docs/command-line.md "
+        "is the reference.",
+        epilog=_exit_statuses("the command could not do its job (each command's --help says when)"),
+        formatter_class=_Formatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_train(commands, preset)
     _add_evaluate(commands)
     _add_export(commands)
     _add_notebooks(commands)
-    commands.add_parser("site", add_help=False, help="build or serve the course website (python -m workshop site --help)")
+    _add_site(commands)
     return parser
 
 
@@ -304,7 +499,22 @@ def config_from_args(args):
 
 
 # ----------------------------------------------------------------- commands
+def _import_library():
+    """TensorFlow and the Keras classes, for the commands that need them (deferred by ``python -m workshop``)."""
+    import workshop
+
+    workshop._import_library()
+
+
+def _progress(args):
+    """A function printing one progress line on stderr, or nothing with ``--quiet``."""
+    if getattr(args, "quiet", False):
+        return lambda message: None
+    return lambda message: print(message, file=sys.stderr, flush=True)
+
+
 def _train(args):
+    _import_library()
     from workshop.instructor.training import train_and_evaluate
 
     train_and_evaluate(config_from_args(args), args.output, overwrite=args.overwrite, quiet=args.quiet)
@@ -329,6 +539,8 @@ def _binarize_of_run(path):
 
 
 def _evaluate(args):
+    say = _progress(args)
+    _import_library()
     from workshop.evaluation import evaluate_model
     from workshop.instructor.training import describe_source, load_data, load_vae
 
@@ -342,6 +554,7 @@ def _evaluate(args):
     _, (x_test, y_test), info = load_data(args.data, binarize)
     if args.num_images is not None:
         x_test, y_test = x_test[: args.num_images], y_test[: args.num_images]
+    say(f"evaluate: {path} on {len(x_test)} test images, {args.num_samples} importance samples each ...")
     metrics = evaluate_model(model, x_test, y_test if model.conditional else None, num_samples=args.num_samples, seed=args.seed)
     seconds = time.perf_counter() - started
     if args.json:
@@ -360,9 +573,23 @@ def _evaluate(args):
 
 
 def _export(args):
+    from workshop.instructor.export import check_export
+
+    # Refusals first: before TensorFlow is imported and the test sets are measured.
+    check_export(args.run_dir, args.name, args.output, force=args.force, allow_unfinished=args.allow_unfinished)
+    _import_library()
     from workshop.instructor.export import export
 
-    meta = export(args.run_dir, args.name, args.output, args.data, args.description)
+    meta = export(
+        args.run_dir,
+        args.name,
+        args.output,
+        args.data,
+        args.description,
+        force=args.force,
+        allow_unfinished=args.allow_unfinished,
+        progress=_progress(args),
+    )
     test = meta["test"]
     print(
         f"wrote {meta['name']}.npz and {meta['name']}.json: {meta['weights']['parameters']:,} parameters in float16; "
@@ -372,7 +599,28 @@ def _export(args):
     return 0
 
 
+def _likelihood(args):
+    from workshop.instructor.export import read_likelihoods
+
+    read_likelihoods()  # a damaged likelihoods.json is refused before TensorFlow and the slow measurement
+    _import_library()
+    from workshop.instructor.export import record_likelihood
+
+    entry = record_likelihood(args.name, args.num_samples, args.num_images, data=args.data, force=args.force, progress=_progress(args))
+    error = entry["neg_iwae_standard_error"]
+    print(
+        f"{args.name}: test -ELBO {entry['neg_elbo']:.2f}, -IWAE(K={entry['num_samples']}) {entry['neg_iwae']:.2f}"
+        + ("" if error is None else f" +- {error:.2f}")
+        + f" nats/image on {entry['num_images']} images ({entry['seconds']:.0f} s)"
+    )
+    return 0
+
+
 def _notebooks(args):
+    if args.job == "grade":
+        from workshop.instructor import grading
+
+        return grading.run_from_args(args, progress=_progress(args))
     from workshop.instructor import authoring
 
     if args.job == "build":
@@ -390,32 +638,53 @@ def _notebooks(args):
             return FAILURE
         print("notebooks/ is in sync with solutions/.")
         return 0
-    if args.job == "grade":
-        from workshop.instructor import grading
-
-        return grading.run_from_args(args)
     authoring.run(args.names, args.solutions, fast=args.fast, timeout=args.timeout)
     return 0
 
 
-def _likelihood(args):
-    from workshop.instructor.export import record_likelihood
+def _site(args):
+    from workshop.instructor import site
 
-    entry = record_likelihood(args.name, args.num_samples, args.num_images, data=args.data)
-    print(
-        f"{args.name}: test -ELBO {entry['neg_elbo']:.2f}, -IWAE(K={entry['num_samples']}) {entry['neg_iwae']:.2f} "
-        f"+- {entry['neg_iwae_standard_error']:.2f} nats/image on {entry['num_images']} images ({entry['seconds']:.0f} s)"
-    )
+    if args.job == "build":
+        site.build(args.output, progress=_progress(args))
+    else:
+        site.serve(args.dir, args.port)
     return 0
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "likelihood": _likelihood, "notebooks": _notebooks}
+COMMANDS = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "export": _export,
+    "likelihood": _likelihood,
+    "notebooks": _notebooks,
+    "site": _site,
+}
 
 
 # --------------------------------------------------------------------- main
+# An error message's first word is lower-cased (`error: expected ...`), unless it is a name.
+_NAMES = {"Sphinx", "Keras", "Python", "Colab", "Chromium", "Jupyter", "Adam", "MyST", "MathJax"}
+
+
 def _one_line(error):
+    """``error`` as one line of at most about 600 characters, its first word lower-cased unless a name."""
     text = " ".join(str(error).split())
-    return text[:600] + (" ..." if len(text) > 600 else "") if text else type(error).__name__
+    text = text[:600] + (" ..." if len(text) > 600 else "") if text else type(error).__name__
+    word = text.split(" ", 1)[0].rstrip(".,:;")
+    if word[:1].isupper() and word[1:].islower() and word not in _NAMES:
+        text = text[0].lower() + text[1:]
+    return text
+
+
+def _check_arguments(args):
+    """What the parser cannot say: no command, a required option given under its old name, a bad training setting."""
+    if args.command is None:
+        raise UsageError(f"expected a command: {', '.join(COMMAND_NAMES[:-1])} or {COMMAND_NAMES[-1]}")
+    if args.command == "train":
+        config_from_args(args)  # a value the parser let through but the config refuses
+    if args.command == "notebooks" and args.job == "grade" and getattr(args, "output", None) is None:
+        raise UsageError("the following arguments are required: --output")
 
 
 class _Terminated(KeyboardInterrupt):
@@ -431,25 +700,16 @@ def _on_sigterm(signum, frame):
 def main(argv=None):
     """Entry point of ``python -m workshop``; returns the exit status (0, 1, 2, 130 or 143)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "site":  # the course website has its own small parser (workshop/instructor/site.py)
-        from workshop.instructor.site import cli_main as site_main
-
-        return site_main(argv[1:])
     try:
         from workshop.instructor.presets import preset_from_argv
 
         args = build_parser(preset_from_argv(argv)).parse_args(argv)
-        if args.command is None:
-            raise UsageError("expected a command: train, evaluate, export, likelihood, notebooks or site")
-        if args.command == "train":
-            config_from_args(args)  # a value the parser let through but the config refuses
+        _check_arguments(args)
     except (UsageError, ValueError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return USAGE
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0
-
-    from workshop.instructor.training import TrainingDivergedError, TrainingInterrupted
 
     previous = None
     try:
@@ -458,20 +718,22 @@ def main(argv=None):
         pass
     try:
         return COMMANDS[args.command](args)
-    except TrainingInterrupted as stop:
-        terminated = isinstance(stop.__context__, _Terminated)
-        done, out = stop.epochs_completed, stop.output_dir
-        what = "terminated (SIGTERM)" if terminated else "interrupted"
-        if done == 0:
-            print(f"error: {what} before the first epoch ended; nothing trained was saved in {out}", file=sys.stderr)
-        else:
-            print(f"error: {what} after {done} epoch{'s' if done != 1 else ''}; saved to {out}", file=sys.stderr)
-        return 128 + signal.SIGTERM if terminated else INTERRUPTED
     except KeyboardInterrupt as stop:
-        signum = getattr(stop, "signum", signal.SIGINT)
-        print(f"error: {'terminated (SIGTERM)' if signum == signal.SIGTERM else 'interrupted'}", file=sys.stderr)
+        terminated = isinstance(stop, _Terminated) or isinstance(stop.__context__, _Terminated)
+        if terminated:
+            signum = signal.SIGTERM
+        else:
+            signum = getattr(stop, "signum", signal.SIGINT)  # a notebook run says which signal stopped it
+        what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+        done = getattr(stop, "epochs_completed", None)  # a training run (TrainingInterrupted) says what it kept
+        if done is None:
+            print(f"error: {what}", file=sys.stderr)
+        elif done == 0:
+            print(f"error: {what} before the first epoch ended; nothing trained was saved in {stop.output_dir}", file=sys.stderr)
+        else:
+            print(f"error: {what} after {done} epoch{'s' if done != 1 else ''}; saved to {stop.output_dir}", file=sys.stderr)
         return 128 + int(signum)
-    except (ValueError, OSError, TrainingDivergedError, RuntimeError) as error:
+    except (ValueError, OSError, RuntimeError, ImportError) as error:  # ImportError: TensorFlow (or nbclient) missing
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return FAILURE
     finally:

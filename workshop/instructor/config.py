@@ -34,6 +34,8 @@ _POSITIVE = ("latent_dim", "epochs", "batch_size", "eval_images", "eval_samples"
 LR_SCHEDULES = ("constant", "cosine")
 # none: one device; mirrored: tf.distribute.MirroredStrategy over local devices; multiworker: MultiWorkerMirroredStrategy (TF_CONFIG).
 STRATEGIES = ("none", "mirrored", "multiworker")
+# Seconds a multi-worker run waits for every worker of TF_CONFIG to join before it gives up.
+DEFAULT_WORKER_TIMEOUT = 300.0
 
 
 def _is_int(value):
@@ -63,8 +65,9 @@ class TrainingConfig:
     ``eval_images`` test images, ``eval_samples`` importance samples. Devices:
     ``strategy`` (``"none"``, ``"mirrored"`` or ``"multiworker"``, see
     :mod:`workshop.instructor.distribute`; ``batch_size`` is then the global batch, split
-    over the replicas) and ``cpu_devices`` (split the CPU into that many logical
-    devices first).
+    over the replicas), ``cpu_devices`` (split the CPU into that many logical
+    devices first) and ``worker_timeout`` (seconds a multi-worker run waits for
+    every worker to join before it gives up).
 
     Every field is checked when the object is made: a wrong value is a
     ``ValueError`` naming the field.
@@ -95,6 +98,7 @@ class TrainingConfig:
     preset: str | None = None
     strategy: str = "none"
     cpu_devices: int | None = None
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT
 
     def __post_init__(self):
         def fail(name, expected):
@@ -127,7 +131,7 @@ class TrainingConfig:
         if not units or not all(_is_int(u) and u >= 1 for u in units):
             fail("hidden_units", "a non-empty sequence of integers >= 1")
         object.__setattr__(self, "hidden_units", units)
-        for name, strict in (("sigma", True), ("learning_rate", True), ("beta", False), ("free_bits", False)):
+        for name, strict in (("sigma", True), ("learning_rate", True), ("beta", False), ("free_bits", False), ("worker_timeout", True)):
             value = getattr(self, name)
             if not _is_number(value) or value < 0 or (strict and value == 0):
                 fail(name, "a finite number " + ("> 0" if strict else ">= 0"))

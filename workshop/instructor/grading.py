@@ -1,4 +1,4 @@
-"""Grade submitted student notebooks: ``python -m workshop notebooks grade SUBMISSION.ipynb... --out DIR``.
+"""Grade submitted student notebooks: ``python -m workshop notebooks grade SUBMISSION.ipynb... --output DIR``.
 
 Each submission runs top to bottom in a fresh kernel (fast mode, checks not
 strict, a time limit per cell; a cell that errors or runs out of time is
@@ -20,14 +20,16 @@ not one of the course's, or a kernel that dies gets one clear line, and the
 other submissions are graded all the same.
 
 Writes ``grades.csv`` (one row per student and exercise), ``grades.json``
-(everything) and ``summary.txt`` (one line per submission) into ``--out``.
+(everything) and ``summary.txt`` (one line per submission) into ``--output``.
+The command refuses, before grading anything, a submission file that does not
+exist, a solutions folder without notebooks, and an ``--output`` folder that
+already holds reports (which an instructor may have edited) unless ``--force``.
 
 Written here rather than with nbgrader's or otter-grader's autograder: neither
 replays the solution's check cells, which name the student's mistake, against
 the student's own definitions. Kernels are run with nbclient.
 """
 
-import argparse
 import ast
 import copy
 import csv
@@ -395,64 +397,77 @@ def write_reports(results, out_dir):
     return csv_path, json_path, summary_path
 
 
-def grade(paths, out_dir, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT, fast=True, extra=True, stream=None):
-    """Grade every submission in turn (one failing never stops the others) and write the reports."""
-    stream = stream or sys.stdout
+def grade(paths, out_dir, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT, fast=True, extra=True, stream=None, progress=None):
+    """Grade every submission in turn (one failing never stops the others) and write the reports.
+
+    Progress goes, one line as each submission starts and one as it ends, to
+    ``progress`` (a function taking a line) if given, else to ``stream`` (default: stdout).
+    """
+    if progress is None:
+        stream = stream or sys.stdout
+
+        def progress(line):
+            print(line, file=stream, flush=True)
+
     results = []
     for position, path in enumerate(paths, start=1):
-        print(f"[{position}/{len(paths)}] {path} ...", end=" ", file=stream, flush=True)
+        progress(f"[{position}/{len(paths)}] grading {path} ...")
         result = grade_submission(path, solutions_dir, cell_timeout, fast, extra)
         results.append(result)
-        print(_summary_line(result), file=stream, flush=True)
+        progress(f"[{position}/{len(paths)}] {_summary_line(result)} ({result.seconds:.0f} s)")
     written = write_reports(results, out_dir)
-    print(f"wrote {', '.join(str(p) for p in written)}", file=stream)
+    progress(f"wrote {', '.join(str(p) for p in written)}")
     return results
 
 
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of seconds >= 1. Received: {text!r}")
-    return value
+REPORT_FILES = ("grades.csv", "grades.json", "summary.txt")
 
 
-def add_arguments(parser):
-    """The ``grade`` arguments (shared with ``python -m workshop notebooks grade``)."""
-    parser.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb", help="student notebooks to grade")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv, grades.json, summary.txt")
-    parser.add_argument("--solutions", metavar="DIR", help="solution notebooks (default: <repo>/solutions)")
-    parser.add_argument(
-        "--cell-timeout",
-        type=_positive,
-        default=DEFAULT_CELL_TIMEOUT,
-        metavar="S",
-        help=f"seconds allowed per cell (default: {DEFAULT_CELL_TIMEOUT})",
-    )
-    parser.add_argument("--full", action="store_true", help="run submissions with full settings instead of fast mode")
-    parser.add_argument("--no-extra", action="store_true", help="skip the instructor-only extra cases")
-    return parser
+def check_inputs(paths, out_dir, solutions_dir=None, force=False):
+    """Refuse, before any grading, what would make the command fail or lose a file (``ValueError``).
+
+    A submission that does not exist, a solutions folder without notebooks, an
+    ``out_dir`` that is a file, and reports of an earlier grading in ``out_dir``
+    (unless ``force``: they may hold an instructor's edits).
+    """
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ValueError(f"Expected submission notebooks. Received: {shown}: no such file")
+    solutions = Path(solutions_dir) if solutions_dir is not None else _root() / "solutions"
+    if not _course_notebooks(solutions):
+        raise ValueError(f"Expected the course's solution notebooks in {solutions} (--solutions). Received: no *.ipynb there")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"Expected --output to be a folder. Received: {out}, an existing file")
+    existing = [name for name in REPORT_FILES if (out / name).exists()]
+    if existing and not force:
+        raise ValueError(
+            f"{out} already holds the reports of an earlier grading ({', '.join(existing)}); "
+            "choose another --output or pass --force to replace them"
+        )
 
 
-def run_from_args(args):
-    """Run ``grade`` for parsed arguments; return the exit status."""
-    grade([Path(p) for p in args.submissions], args.out, args.solutions, args.cell_timeout, fast=not args.full, extra=not args.no_extra)
+def run_from_args(args, progress=None):
+    """Run ``notebooks grade`` for parsed arguments; return the exit status.
+
+    ``progress``, if given, gets the progress lines (else they go to stdout); the
+    last line, on stdout, says how many were graded and where the reports are.
+    """
+    paths = [Path(p) for p in args.submissions]
+    check_inputs(paths, args.output, args.solutions, force=getattr(args, "force", False))
+
+    results = grade(paths, args.output, args.solutions, args.timeout, fast=not args.full, extra=not args.no_extra, progress=progress)
+    print(f"graded {len(results)} submission(s); reports in {args.output}: {', '.join(REPORT_FILES)}")
     return 0
 
 
 def cli_main(argv=None):
-    """``python -m workshop.instructor.grading SUBMISSION... --out DIR`` (same as ``notebooks grade``)."""
-    parser = add_arguments(
-        argparse.ArgumentParser(prog="python -m workshop notebooks grade", description="Grade submitted student notebooks.")
-    )
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return run_from_args(args)
-    except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    """``python -m workshop.instructor.grading SUBMISSION... --output DIR`` (same as ``notebooks grade``)."""
+    from workshop.instructor.cli import main
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return main(["notebooks", "grade", *argv])
 
 
 if __name__ == "__main__":

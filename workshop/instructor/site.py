@@ -3,7 +3,7 @@
 The site is built by Sphinx with MyST-NB from the executed notebooks in
 ``solutions/`` (their stored outputs are shown; nothing is re-executed) and the
 configuration in ``site/conf.py``. :func:`build` first lays out a staging folder
-(``build/site-src``):
+(a temporary folder of its own, removed afterwards):
 
 - a home page generated from ``site/home.md``: the course map (every
   ``solutions/*.ipynb``, found by glob, with the README's description where it
@@ -16,11 +16,12 @@ configuration in ``site/conf.py``. :func:`build` first lays out a staging folder
   (which :mod:`workshop.plots` writes) or, for a figure without one, described
   from the code cell that drew it;
 
-then runs Sphinx into ``build/site``. MathJax 3 comes from the
+then runs Sphinx into ``build/site`` (or ``--output``). An output folder that is
+not empty is only written into when it holds a site built earlier (Sphinx's
+``.buildinfo`` file is there); nothing else is ever deleted. MathJax 3 comes from the
 ``sphinx-mathjax-offline`` package, so the pages typeset math with no network.
 """
 
-import argparse
 import base64
 import functools
 import hashlib
@@ -29,9 +30,8 @@ import json
 import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
-
-import nbformat
 
 from workshop.instructor import course
 
@@ -153,6 +153,8 @@ def join_display_math(source):
 
 def launch_cell(notebook_name):
     """The Markdown cell put at the top of each page: Colab badge and student-notebook download."""
+    import nbformat
+
     url = course.colab_url(notebook_name)
     html = (
         f'<p class="workshop-launch"><a class="workshop-colab" href="{url}">'
@@ -211,11 +213,18 @@ def _home_page(template, readme, pages):
     )
 
 
-def stage(staging, root=None):
+def stage(staging, root=None, progress=None):
     """Lay out the Sphinx source folder ``staging`` from the repository at ``root``.
+
+    ``staging`` is replaced if it exists: give a folder of your own (:func:`build`
+    uses a new temporary one). ``progress``, if given, is called with one line per
+    notebook staged.
 
     Returns the list of (notebook stem, title) pages, in course order.
     """
+    import nbformat
+
+    say = progress or (lambda message: None)
     root = Path(root) if root is not None else _root()
     solutions, notebooks, site = root / "solutions", root / "notebooks", root / "site"
     paths = sorted(solutions.glob("*.ipynb")) if solutions.is_dir() else []
@@ -257,6 +266,7 @@ def stage(staging, root=None):
             nb.cells.insert(0, launch_cell(path.name))
         nbformat.write(nb, str(staging / path.name))
         pages.append((path.stem, title))
+        say(f"site: staged {path.name} ({len(pages)}/{len(paths)})")
     (staging / "alt_texts.json").write_text(json.dumps(alt_texts, indent=1, sort_keys=True), encoding="utf-8")
     readme = (root / "README.md").read_text(encoding="utf-8") if (root / "README.md").is_file() else ""
     template = (site / "home.md").read_text(encoding="utf-8")
@@ -264,19 +274,47 @@ def stage(staging, root=None):
     return pages
 
 
-def build(out_dir=None, root=None, stream=None):
-    """Build the site into ``out_dir`` (default ``<repo>/build/site``); return its path."""
+BUILD_MARKER = ".buildinfo"  # what Sphinx's HTML builder writes at the top of every site it builds
+
+
+def check_output_folder(out):
+    """Refuse an output folder that is not empty and holds no site built earlier (``SiteError``)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SiteError(f"Expected --output to be a folder. Received: {out}, an existing file.")
+    if out.is_dir() and any(out.iterdir()) and not (out / BUILD_MARKER).is_file():
+        raise SiteError(
+            f"Expected --output to be a new or empty folder, or a site built earlier (with {BUILD_MARKER}). "
+            f"Received: {out}, which holds other files; choose another --output."
+        )
+
+
+def build(out_dir=None, root=None, stream=None, progress=None):
+    """Build the site into ``out_dir`` (default ``<repo>/build/site``); return its path.
+
+    The Sphinx sources and doctrees go into a temporary folder made for this build
+    and removed afterwards, so no folder of the user's is deleted or written into,
+    except ``out_dir``, which must be new, empty or a site built earlier
+    (:func:`check_output_folder`). ``progress``, if given, is called with one line
+    per step (each notebook staged, Sphinx started and done); ``stream`` gets the
+    final summary line (default: ``sys.stdout``).
+    """
     stream = stream or sys.stdout
+    say = progress or (lambda message: None)
     root = Path(root) if root is not None else _root()
     out = Path(out_dir) if out_dir is not None else root / "build" / "site"
-    staging = out.parent / (out.name + "-src")
-    pages = stage(staging, root)
-    from sphinx.cmd.build import build_main
+    check_output_folder(out)
+    with tempfile.TemporaryDirectory(prefix="workshop-site-") as scratch:
+        staging = Path(scratch) / "src"
+        say(f"site: staging the notebooks of {root / 'solutions'} ...")
+        pages = stage(staging, root, progress=say)
+        from sphinx.cmd.build import build_main
 
-    doctrees = out.parent / (out.name + "-doctrees")
-    status = build_main(["-b", "html", "-q", "-d", str(doctrees), str(staging), str(out)])
+        say(f"site: running Sphinx on {len(pages)} page(s) and the home page (about a minute) ...")
+        status = build_main(["-b", "html", "-q", "-d", str(Path(scratch) / "doctrees"), str(staging), str(out)])
     if status != 0:
         raise SiteError(f"Sphinx failed (exit status {status}); see the messages above.")
+    say(f"site: Sphinx done; {out / 'index.html'} is the home page")
     print(f"built {len(pages)} notebook page(s) and the home page into {out}", file=stream)
     return out
 
@@ -315,52 +353,9 @@ def serve(directory=None, port=DEFAULT_PORT, host="127.0.0.1", stream=None):
 # --------------------------------------------------------------------------- #
 # command line
 # --------------------------------------------------------------------------- #
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise _UsageError(message)
-
-
-def _port(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 0-65535. Received: {text!r}")
-    return value
-
-
-def _parser():
-    parser = _Parser(prog="python -m workshop site", description="Build and serve the course website.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    b = commands.add_parser("build", help="build the static site from the executed solutions/ into build/site")
-    b.add_argument("--out", metavar="DIR", help="output folder (default: <repo>/build/site)")
-    s = commands.add_parser("serve", help="serve the built site on 127.0.0.1")
-    s.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"(default: {DEFAULT_PORT})")
-    s.add_argument("--dir", metavar="DIR", help="site folder (default: <repo>/build/site)")
-    return parser
-
-
 def cli_main(argv=None):
-    """Entry point of ``python -m workshop site``; returns the exit status (2 on error)."""
+    """``python -m workshop site ARGV...``; returns the exit status (see :func:`workshop.instructor.cli.main`)."""
+    from workshop.instructor.cli import main
+
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        args = _parser().parse_args(argv)
-    except _UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except SystemExit as exit_:  # --help
-        return exit_.code if isinstance(exit_.code, int) else 0
-    try:
-        if args.command == "build":
-            build(args.out)
-        else:
-            serve(args.dir, args.port)
-        return 0
-    except (SiteError, OSError) as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+    return main(["site", *argv])

@@ -11,9 +11,11 @@ from Python (notebooks, tests)::
 
 The run folder gets ``model.keras`` (saved after every epoch), ``history.json``,
 ``config.json`` (the :class:`~workshop.instructor.config.TrainingConfig`, the data's origin,
-versions, timings and a ``status``: ``running``, ``complete``, ``interrupted``
-or ``diverged``), ``metrics.json`` and PNG figures. Every JSON file is written
-atomically and is strictly valid JSON (no ``NaN`` tokens).
+versions, timings and a ``status``: ``running``, ``complete``, ``interrupted``,
+``diverged`` or ``failed``), ``metrics.json`` and PNG figures. Every JSON file is written
+atomically and is strictly valid JSON (no ``NaN`` tokens). While the run lasts the
+folder holds ``.train.lock`` (:mod:`workshop.instructor.runlock`): no other run
+writes into it, ``--overwrite`` included.
 """
 
 import atexit
@@ -40,6 +42,7 @@ import numpy as np  # noqa: E402
 
 from workshop.instructor.config import TrainingConfig  # noqa: E402
 from workshop.instructor.files import save_model_atomic, write_json_atomic  # noqa: E402
+from workshop.instructor.runlock import LOCK_FILE, RunFolderBusy, RunLock  # noqa: E402
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -105,17 +108,21 @@ def _claim(folder):
     return True
 
 
-def create_run_dir(output_dir=None, config=None, overwrite=False, root="runs"):
-    """Create and claim the run folder; return its path.
+def claim_run_dir(output_dir=None, config=None, overwrite=False, root="runs"):
+    """Create, lock and claim the run folder; return ``(path, lock)``, the :class:`~workshop.instructor.runlock.RunLock` held.
 
     Without ``output_dir`` the folder is :func:`default_run_dir`, made unique
     with a suffix (``-2``, ``-3``, ...) when another run already took the name:
     runs started in the same second never share a folder. An ``output_dir``
-    that exists and is not empty is refused unless ``overwrite`` (then the
-    files of an earlier run are removed, other files are kept).
+    that is being trained by a live process is refused, ``overwrite`` or not;
+    one that exists and is not empty is refused unless ``overwrite`` (then the
+    files of an earlier run are removed, other files are kept). A lock left by a
+    dead process is taken over (``lock.took_over`` names that process). Release
+    the lock (``lock.release()``) when the run ends.
 
     Raises:
         ValueError: ``output_dir`` is a file, or a non-empty folder without ``overwrite``.
+        RunFolderBusy: (a RuntimeError) another live process trains in ``output_dir``.
     """
     if output_dir is None:
         base = default_run_dir(config or TrainingConfig(), root)
@@ -126,20 +133,54 @@ def create_run_dir(output_dir=None, config=None, overwrite=False, root="runs"):
                 candidate.mkdir()
             except FileExistsError:
                 continue
+            try:
+                lock = RunLock(candidate).acquire()
+            except RunFolderBusy:
+                continue
             if _claim(candidate):
-                return candidate
+                return candidate, lock
+            lock.release()
         raise ValueError(f"Expected a free run folder name next to {base}. Received: 10,000 taken")
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"Expected --output to be a folder. Received: {out} (an existing file)")
     out.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        for name in RUN_FILES:  # no stale file of an older run survives
-            (out / name).unlink(missing_ok=True)
-    elif any(out.iterdir()):
+    lock = RunLock(out).acquire()  # before anything is deleted: a live run's files stay
+    try:
+        if overwrite:
+            for name in RUN_FILES:  # no stale file of an older run survives
+                (out / name).unlink(missing_ok=True)
+        elif any(path.name != LOCK_FILE for path in out.iterdir()):
+            raise ValueError(f"{out} is not empty; choose another --output or pass --overwrite to replace its run files")
+        if not _claim(out):
+            raise ValueError(f"{out} is being written by another run; choose another --output")
+    except BaseException:
+        lock.release()
+        raise
+    return out, lock
+
+
+def check_run_dir(output_dir, overwrite=False):
+    """Refuse early what :func:`claim_run_dir` would refuse for ``output_dir``; change nothing.
+
+    Called before the data is loaded and the model built; :func:`claim_run_dir`
+    checks again when it claims the folder.
+    """
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"Expected --output to be a folder. Received: {out} (an existing file)")
+    if not out.is_dir():
+        return
+    with RunLock(out):  # RunFolderBusy while a live run trains here; a stale lock file goes
+        pass
+    if not overwrite and any(path.name != LOCK_FILE for path in out.iterdir()):
         raise ValueError(f"{out} is not empty; choose another --output or pass --overwrite to replace its run files")
-    if not _claim(out):
-        raise ValueError(f"{out} is being written by another run; choose another --output")
+
+
+def create_run_dir(output_dir=None, config=None, overwrite=False, root="runs"):
+    """Create and claim the run folder like :func:`claim_run_dir`, without keeping its lock; return its path."""
+    out, lock = claim_run_dir(output_dir, config, overwrite, root)
+    lock.release()
     return out
 
 
@@ -309,12 +350,14 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
 
     Raises:
         ValueError: a bad config, data file or output folder (nothing is trained).
+        RunFolderBusy: (a RuntimeError) another live process trains in ``output_dir`` (nothing is touched).
+        ClusterTimeout: (a RuntimeError) ``--strategy multiworker``: a worker did not join within
+            ``config.worker_timeout`` seconds (nothing is written).
         TrainingDivergedError: the loss became NaN or infinite; the folder is
             marked ``diverged`` and keeps the last finite model, if any.
         TrainingInterrupted: Ctrl-C; the folder is marked ``interrupted`` and
             keeps the model of the last completed epoch.
     """
-    from workshop.evaluation import evaluate_model
     from workshop.models import VAE, ConditionalVAE
     from workshop.settings import seed_everything
 
@@ -328,8 +371,10 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
     # Everything that can be refused is checked before the run folder is made.
     from workshop.instructor.distribute import is_chief, make_strategy
 
-    strategy = make_strategy(config.strategy, config.cpu_devices)  # before TensorFlow's first operation
     chief = is_chief() if config.strategy == "multiworker" else True
+    if chief and output_dir is not None:
+        check_run_dir(output_dir, overwrite)
+    strategy = make_strategy(config.strategy, config.cpu_devices, config.worker_timeout)  # before TensorFlow's first operation
     seed_everything(config.seed)
     if config.dynamic_binarization:
         (x_train, y_train), _, info = load_data(config.data, "none", config.binarize_seed)
@@ -347,12 +392,27 @@ def train_and_evaluate(config=None, output_dir=None, overwrite=False, quiet=Fals
             learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
         # --jit applies on one device; under a strategy VAE.compile's own default (XLA off) decides.
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=config.jit if strategy is None else None)
+    lock = None
     if chief:
-        out = create_run_dir(output_dir, config, overwrite)
+        out, lock = claim_run_dir(output_dir, config, overwrite)
+        if lock.took_over:
+            print(f"note: took over the lock of process {lock.took_over} on {out}, which no longer runs", file=sys.stderr)
     else:  # another worker of a multi-worker run: the same work, written to a scratch folder removed at the end
         out = Path(tempfile.mkdtemp(prefix="workshop-worker-"))
         atexit.register(shutil.rmtree, out, ignore_errors=True)
+    try:
+        data = (x_train, y_train, x_test, y_test)
+        return _train_in(out, config, model, model_class, strategy, chief, output_dir, started, say, quiet, info, data)
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _train_in(out, config, model, model_class, strategy, chief, output_dir, started, say, quiet, info, data):
+    """The part of :func:`train_and_evaluate` that runs in the claimed (and locked) run folder."""
+    from workshop.evaluation import evaluate_model
+
+    x_train, y_train, x_test, y_test = data
     say(
         f"data: {describe_source(info)}; {len(x_train)} training and {len(x_test)} test images, binarize={config.binarize}"
         + (" (training images binarized afresh each step)" if config.dynamic_binarization else "")
