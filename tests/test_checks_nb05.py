@@ -115,6 +115,12 @@ def nll_keras_bce_summed(x, logits):
     return ops.sum(per_pixel, axis=-1)
 
 
+def nll_stable_only_for_positive_logits(x, logits):
+    # the form the prose derives: right algebra, but exp(-l) overflows at l = -100
+    x, logits = _flat(x, logits)
+    return ops.sum((1 - x) * logits + ops.log1p(ops.exp(-logits)), axis=-1)
+
+
 def nll_mean(x, logits):
     x, logits = _flat(x, logits)
     return ops.mean(ops.softplus(logits) - x * logits, axis=-1)
@@ -148,6 +154,7 @@ def test_nll_stub_is_not_implemented():
     "wrong, hint",
     [
         (nll_naive, "you got inf or nan at large logits"),
+        (nll_stable_only_for_positive_logits, "your algebra is right, (1 - x) * l + log(1 + exp(-l)), but it is stable only for l >= 0"),
         (nll_keras_bce_summed, "the decoder returns logits, not probabilities (clipping"),
         (nll_mean, "you averaged over the pixels"),
         (nll_log_likelihood, "the sign is flipped"),
@@ -169,6 +176,28 @@ def test_nll_epsilon_and_raw_probability_variants_are_named():
 
     expect_mistake(nb05.check_bernoulli_nll_from_logits(with_epsilon, **QUIET), "a small epsilon")
     expect_mistake(nb05.check_bernoulli_nll_from_logits(logits_as_probabilities, **QUIET), "the decoder returns logits")
+
+
+def test_nll_hints_do_not_give_the_stable_formula_away():
+    for wrong in (nll_naive, nll_stable_only_for_positive_logits):
+        result = nb05.check_bernoulli_nll_from_logits(wrong, **QUIET)
+        assert "softplus" in result.message and "max(l, 0)" in result.message
+        assert "exp(-|l|))" not in result.message and len(result.details["hint"]) <= 300
+
+
+def test_loss_terms_are_called_positionally_so_renamed_parameters_work():
+    def kl(mu, logvar):
+        return kl_right(mu, logvar)
+
+    def nll(targets, l):
+        return nll_softplus(targets, l)
+
+    def rep(mu, logvar, noise):
+        return mu + ops.exp(0.5 * logvar) * noise
+
+    assert nb05.check_kl_to_standard_normal(kl, **QUIET).passed
+    assert nb05.check_bernoulli_nll_from_logits(nll, **QUIET).passed
+    assert nb05.check_reparameterize(rep, **QUIET).passed
 
 
 def test_nll_other_wrong_answer():
@@ -413,6 +442,7 @@ NLL_WRONG = {
     k: _nll_named(f)
     for k, f in {
         "naive": nll_naive,
+        "stable only for l >= 0": nll_stable_only_for_positive_logits,
         "keras bce on logits": nll_keras_bce_summed,
         "pixel mean": nll_mean,
         "log-likelihood": nll_log_likelihood,
