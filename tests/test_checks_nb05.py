@@ -237,7 +237,7 @@ class RightVAE(workshop.VAE):
 
     def _forward(self, x):
         z_mean, z_log_var = self.encoder(x, training=True)
-        eps = keras.random.normal(ops.shape(z_mean), seed=self.sampling.seed_generator)
+        eps = self._eps(z_mean)
         z = z_mean + ops.exp(0.5 * z_log_var) * eps
         logits = self.decoder(z, training=True)
         per_image = nll_right(x, logits) if self.reconstruction_reduce == "sum" else nll_mean(x, logits)
@@ -245,6 +245,9 @@ class RightVAE(workshop.VAE):
         kl_loss = ops.mean(kl_right(z_mean, z_log_var))
         weight = {"beta": self.beta, "one": 1.0, "none": 0.0}[self.kl_weight]
         return reconstruction_loss + weight * kl_loss, reconstruction_loss, kl_loss
+
+    def _eps(self, z_mean):
+        return keras.random.normal(ops.shape(z_mean), seed=self.sampling.seed_generator)
 
     def train_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -300,6 +303,44 @@ class NoMetricUpdatesVAE(RightVAE):
     update_metrics = False
 
 
+class NumpyNoiseVAE(RightVAE):
+    def _eps(self, z_mean):
+        return ops.convert_to_tensor(np.random.normal(size=tuple(z_mean.shape)).astype("float32"))
+
+
+class NumpyGeneratorNoiseVAE(RightVAE):
+    def _eps(self, z_mean):
+        return ops.convert_to_tensor(np.random.default_rng(0).standard_normal(tuple(z_mean.shape)).astype("float32"))
+
+
+class UnseededNoiseVAE(RightVAE):
+    def _eps(self, z_mean):
+        return keras.random.normal(ops.shape(z_mean))
+
+
+class IntSeedNoiseVAE(RightVAE):
+    def _eps(self, z_mean):
+        return keras.random.normal(ops.shape(z_mean), seed=1)
+
+
+class EncoderOutsideTapeVAE(RightVAE):
+    def train_step(self, data):
+        x = ops.cast(keras.utils.unpack_x_y_sample_weight(data)[0], "float32")
+        z_mean, z_log_var = self.encoder(x, training=True)
+        with tf.GradientTape() as tape:
+            z = z_mean + ops.exp(0.5 * z_log_var) * self._eps(z_mean)
+            logits = self.decoder(z, training=True)
+            reconstruction_loss = ops.mean(nll_right(x, logits))
+            kl_loss = ops.mean(kl_right(z_mean, z_log_var))
+            loss = reconstruction_loss + self.beta * kl_loss
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+        self.kl_loss_tracker.update_state(kl_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+
 class StubVAE(workshop.VAE):
     def train_step(self, data):
         raise NotImplementedError("Exercise StudentVAE.train_step: compute the loss under a GradientTape.")
@@ -328,6 +369,11 @@ def test_train_step_stub_or_nothing_overridden_is_not_implemented():
         (ForgotToApplyVAE, "the weights did not change"),
         (TapeOutsideVAE, "the weights did not change"),
         (NoMetricUpdatesVAE, "the gradient step is right, but the metric trackers"),
+        (NumpyNoiseVAE, "the noise eps comes from NumPy"),
+        (NumpyGeneratorNoiseVAE, "the noise eps comes from NumPy"),
+        (UnseededNoiseVAE, "keras.random.normal is called without the layer's seed generator"),
+        (IntSeedNoiseVAE, "keras.random.normal is called without the layer's seed generator"),
+        (EncoderOutsideTapeVAE, "the encoder's weights get no gradient"),
     ],
 )
 def test_train_step_mistakes_get_their_hint(student_class, hint):
@@ -583,6 +629,11 @@ TRAIN_STEP_WRONG = {
     "tape outside": TapeOutsideVAE,
     "no metric updates": NoMetricUpdatesVAE,
     "uphill": UphillVAE,
+    "NumPy noise": NumpyNoiseVAE,
+    "NumPy Generator noise": NumpyGeneratorNoiseVAE,
+    "unseeded keras.random.normal": UnseededNoiseVAE,
+    "int seed": IntSeedNoiseVAE,
+    "encoder outside the tape": EncoderOutsideTapeVAE,
 }
 TRAIN_STEP_RIGHT = {"own loss": RightVAE, "Sampling layer": UsesSamplingLayerVAE}
 
@@ -597,8 +648,24 @@ def test_train_step_failures_inside_fit_are_named():
     result = nb05.check_train_step(DelegatingVAE, **QUIET)
     assert "super().train_step(data)" in result.message
     result = nb05.check_train_step(BatchSumVAE, **QUIET)
-    assert "the returned loss is" in result.message and "higher" in result.message
+    expect_mistake(result, "you summed the loss over the batch")
     assert "keras.random" not in result.message  # the cause is not guessed
+
+
+def test_batch_sums_are_named():
+    class BatchSumOfBothTermsVAE(RightVAE):
+        reconstruction_batch_mean = staticmethod(ops.sum)
+
+        def _forward(self, x):
+            loss, reconstruction_loss, kl_loss = super()._forward(x)
+            return loss + self.beta * 15.0 * kl_loss, reconstruction_loss, 16.0 * kl_loss
+
+    expect_mistake(nb05.check_train_step(BatchSumOfBothTermsVAE, **QUIET), "you summed the loss over the batch")
+
+
+def test_train_step_hints_are_one_short_line():
+    for hint, _ in nb05.TRAIN_STEP_MISTAKES:
+        assert "\n" not in hint and len(hint) <= 300, hint
 
 
 def test_a_numpy_reconstruction_term_is_named_as_cut_off_from_the_gradients():

@@ -337,14 +337,19 @@ _STEP_LEARNING_RATE = 1e-3
 _STEP_ARGS = {"latent_dim": 3, "hidden_units": (32,)}
 
 
+_default_rng = np.random.default_rng  # the check's own draws, untouched by _numpy_noise_watched
+
+
 @contextlib.contextmanager
-def fixed_noise(seed=_RNG_SEED):
+def fixed_noise(seed=_RNG_SEED, seeds=None):
     """Make ``keras.random.normal`` and ``workshop.rng.normal`` return the same draws for the same shape while active.
 
     Every call with a given shape returns the same standard normal numbers, so
     two models that draw their reparameterisation noise through
     ``keras.random.normal`` (a student's step) or the package's ``Sampling``
     layer (``workshop.rng.normal``) see the same eps, whichever seed generator they use.
+    When ``seeds`` is a list, the ``seed`` argument of every ``keras.random.normal``
+    call is appended to it.
     """
     import keras
 
@@ -354,10 +359,12 @@ def fixed_noise(seed=_RNG_SEED):
 
     def draws(shape, dtype, mean=0.0, stddev=1.0):
         shape = tuple(int(s) for s in shape)
-        values = np.random.default_rng(seed).standard_normal(shape)
+        values = _default_rng(seed).standard_normal(shape)
         return keras.ops.convert_to_tensor(mean + stddev * values, dtype=dtype or "float32")
 
     def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        if seeds is not None:
+            seeds.append(seed)
         return draws(shape, dtype, mean, stddev)
 
     def package_normal(shape, generator, dtype="float32"):
@@ -368,6 +375,56 @@ def fixed_noise(seed=_RNG_SEED):
         yield
     finally:
         keras.random.normal, rng.normal = originals
+
+
+class _WatchedGenerator:
+    """A NumPy Generator whose normal draws are recorded (everything else is passed through)."""
+
+    def __init__(self, generator, calls):
+        self._generator, self._calls = generator, calls
+
+    def __getattr__(self, name):
+        attribute = getattr(self._generator, name)
+        if name in ("normal", "standard_normal"):
+            self._calls.append(f"default_rng().{name}")
+        return attribute
+
+
+@contextlib.contextmanager
+def _numpy_noise_watched(calls):
+    """While active, NumPy's normal draws still work but each one is appended to ``calls``."""
+    names = ("normal", "randn", "standard_normal", "default_rng")
+    originals = {name: getattr(np.random, name) for name in names}
+
+    def watched(name):
+        original = originals[name]
+        if name == "default_rng":
+            return lambda *args, **kwargs: _WatchedGenerator(original(*args, **kwargs), calls)
+
+        def draw(*args, **kwargs):
+            calls.append(f"np.random.{name}")
+            return original(*args, **kwargs)
+
+        return draw
+
+    for name in names:
+        setattr(np.random, name, watched(name))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(np.random, name, original)
+
+
+def _noise_issue(seeds, numpy_calls):
+    """'numpy' when the step drew its noise with NumPy, 'unseeded' when keras.random.normal had no seed generator."""
+    import keras
+
+    if numpy_calls:
+        return "numpy"
+    if any(not isinstance(seed, keras.random.SeedGenerator) for seed in seeds):
+        return "unseeded"
+    return None
 
 
 def _check_batch(n=16):
@@ -415,7 +472,8 @@ def _one_step(model_class, beta, step=None):
     model.set_weights(initial)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=_STEP_LEARNING_RATE), jit_compile=False)
     x = keras.ops.convert_to_tensor(_check_batch())
-    with fixed_noise():
+    seeds, numpy_calls = [], []
+    with fixed_noise(seeds=seeds), _numpy_noise_watched(numpy_calls):
         try:
             returned = (step or model_class.train_step)(model, x)
         except ValueError as error:
@@ -428,7 +486,8 @@ def _one_step(model_class, beta, step=None):
     updates = [np.asarray(new) - old for new, old in zip(model.get_weights(), initial)]
     trackers = {m.name: float(np.asarray(_to_numpy(m.result()))) for m in model.metrics}
     paths = [w.path for w in model.weights]
-    return {"metrics": returned, "trackers": trackers, "updates": updates, "paths": paths}
+    noise = _noise_issue(seeds, numpy_calls)
+    return {"metrics": returned, "trackers": trackers, "updates": updates, "paths": paths, "noise": noise}
 
 
 def _is_number(value):
@@ -450,6 +509,10 @@ def _largest_relative_difference(received, expected):
 
 def _compare_steps(received, expected):
     """Compare what one training step did; only the parts present in ``expected`` count."""
+    if "noise" in expected and "updates" not in expected:  # a typical mistake in how the noise is drawn
+        return received.get("noise") == expected["noise"], None
+    if received.get("noise"):
+        return False, f"the reparameterisation noise is drawn wrongly ({received['noise']})"
     if "updates" in expected:
         updates = received["updates"]
         if len(updates) != len(expected["updates"]) or any(r.shape != e.shape for r, e in zip(updates, expected["updates"])):
@@ -535,15 +598,15 @@ def _reference_step(beta):
     return _STEP_CACHE[key]
 
 
-def _variant_step(beta, reconstruction="sum", kl_weight="beta", sign=1.0, apply=True, track=True):
+def _variant_step(beta, reconstruction="sum", kl_weight="beta", sign=1.0, apply=True, track=True, kl_reduce="mean", encoder_outside=False):
     """The reference step (the package's loss) with at most one deliberate change, for the typical mistakes."""
-    key = (float(beta), reconstruction, kl_weight, sign, apply, track)
+    key = (float(beta), reconstruction, kl_weight, sign, apply, track, kl_reduce, encoder_outside)
     if key not in _STEP_CACHE:
         _STEP_CACHE[key] = _make_variant_step(*key)
     return _STEP_CACHE[key]
 
 
-def _make_variant_step(beta, reconstruction, kl_weight, sign, apply, track):
+def _make_variant_step(beta, reconstruction, kl_weight, sign, apply, track, kl_reduce, encoder_outside):
     import tensorflow as tf
     from keras import ops
 
@@ -551,15 +614,19 @@ def _make_variant_step(beta, reconstruction, kl_weight, sign, apply, track):
     from workshop.models import VAE
 
     def step(model, x):
-        with tf.GradientTape() as tape:
+        if encoder_outside:  # the tape does not see the encoder: its weights get no gradient
             z_mean, z_log_var = model.encoder(x, training=True)
+        with tf.GradientTape() as tape:
+            if not encoder_outside:
+                z_mean, z_log_var = model.encoder(x, training=True)
             z = model.sampling([z_mean, z_log_var])
             logits = model.decoder(z, training=True)
             per_image = losses.bernoulli_reconstruction_loss(x, logits)
             if reconstruction == "mean":
                 per_image = per_image / 784.0
-            reconstruction_loss = ops.mean(per_image)
-            kl_loss = ops.mean(losses.kl_standard_normal(z_mean, z_log_var))
+            batch_reduce = ops.sum if reconstruction == "batch_sum" else ops.mean
+            reconstruction_loss = batch_reduce(per_image)
+            kl_loss = getattr(ops, kl_reduce)(losses.kl_standard_normal(z_mean, z_log_var))
             weight = {"beta": model.beta, "one": 1.0, "zero": 0.0}[kl_weight]
             # "detached": the reconstruction term is added as a constant, as np.mean(...) of an eager tensor leaves it
             differentiated = ops.stop_gradient(reconstruction_loss) if reconstruction == "detached" else reconstruction_loss
@@ -586,7 +653,29 @@ def _only(result, *keys):
     return {k: result[k] for k in keys}
 
 
+_BATCH_SUM_HINT = (
+    "you summed the loss over the batch: average the per-image losses over the batch (ops.mean), "
+    "otherwise the step grows with the batch size (here 16x) and the learning rate no longer means the same."
+)
+
 TRAIN_STEP_MISTAKES = [
+    (
+        "the noise eps comes from NumPy (np.random): inside the compiled `fit` it is drawn once when traced and then "
+        "frozen, the same eps at every step; draw it with keras.random.normal(..., seed=self.sampling.seed_generator).",
+        lambda beta: {"noise": "numpy"},
+    ),
+    (
+        "keras.random.normal is called without the layer's seed generator: pass seed=self.sampling.seed_generator, "
+        "so that each step draws fresh noise and a run is reproducible from the layer's seed.",
+        lambda beta: {"noise": "unseeded"},
+    ),
+    (
+        "the encoder's weights get no gradient (their update is 0): the tape records only what runs under it, so "
+        "call self.encoder(x) INSIDE `with tf.GradientTape() as tape:`, with the rest of the forward pass.",
+        lambda beta: _only(_variant_step(beta, encoder_outside=True), "updates"),
+    ),
+    (_BATCH_SUM_HINT, lambda beta: _only(_variant_step(beta, reconstruction="batch_sum"), "updates")),
+    (_BATCH_SUM_HINT, lambda beta: _only(_variant_step(beta, reconstruction="batch_sum", kl_reduce="sum"), "updates")),
     (
         "the weights did not change: compute the loss INSIDE `with tf.GradientTape() as tape:`, then "
         "grads = tape.gradient(loss, self.trainable_weights) and self.optimizer.apply(grads, self.trainable_weights).",
