@@ -27,7 +27,7 @@ import contextlib
 
 import numpy as np
 
-from workshop.checks._core import _to_numpy, check_custom, check_function, report
+from workshop.checks._core import _to_numpy, check_custom, check_function, numpy_noise_watched, report
 
 _RNG_SEED = 5
 
@@ -337,7 +337,7 @@ _STEP_LEARNING_RATE = 1e-3
 _STEP_ARGS = {"latent_dim": 3, "hidden_units": (32,)}
 
 
-_default_rng = np.random.default_rng  # the check's own draws, untouched by _numpy_noise_watched
+_default_rng = np.random.default_rng  # the check's own draws, untouched by numpy_noise_watched
 
 
 @contextlib.contextmanager
@@ -375,45 +375,6 @@ def fixed_noise(seed=_RNG_SEED, seeds=None):
         yield
     finally:
         keras.random.normal, rng.normal = originals
-
-
-class _WatchedGenerator:
-    """A NumPy Generator whose normal draws are recorded (everything else is passed through)."""
-
-    def __init__(self, generator, calls):
-        self._generator, self._calls = generator, calls
-
-    def __getattr__(self, name):
-        attribute = getattr(self._generator, name)
-        if name in ("normal", "standard_normal"):
-            self._calls.append(f"default_rng().{name}")
-        return attribute
-
-
-@contextlib.contextmanager
-def _numpy_noise_watched(calls):
-    """While active, NumPy's normal draws still work but each one is appended to ``calls``."""
-    names = ("normal", "randn", "standard_normal", "default_rng")
-    originals = {name: getattr(np.random, name) for name in names}
-
-    def watched(name):
-        original = originals[name]
-        if name == "default_rng":
-            return lambda *args, **kwargs: _WatchedGenerator(original(*args, **kwargs), calls)
-
-        def draw(*args, **kwargs):
-            calls.append(f"np.random.{name}")
-            return original(*args, **kwargs)
-
-        return draw
-
-    for name in names:
-        setattr(np.random, name, watched(name))
-    try:
-        yield
-    finally:
-        for name, original in originals.items():
-            setattr(np.random, name, original)
 
 
 def _noise_issue(seeds, numpy_calls):
@@ -473,7 +434,7 @@ def _one_step(model_class, beta, step=None):
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=_STEP_LEARNING_RATE), jit_compile=False)
     x = keras.ops.convert_to_tensor(_check_batch())
     seeds, numpy_calls = [], []
-    with fixed_noise(seeds=seeds), _numpy_noise_watched(numpy_calls):
+    with fixed_noise(seeds=seeds), numpy_noise_watched(numpy_calls):
         try:
             returned = (step or model_class.train_step)(model, x)
         except ValueError as error:
