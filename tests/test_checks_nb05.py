@@ -323,6 +323,22 @@ class IntSeedNoiseVAE(RightVAE):
         return keras.random.normal(ops.shape(z_mean), seed=1)
 
 
+class FreshSeedGeneratorVAE(RightVAE):
+    def _eps(self, z_mean):
+        return keras.random.normal(ops.shape(z_mean), seed=keras.random.SeedGenerator(1))
+
+
+class OwnSeedGeneratorVAE(RightVAE):
+    """A seed generator of the model's own, made once in __init__: as good as the layer's."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.noise_seed = keras.random.SeedGenerator(7)
+
+    def _eps(self, z_mean):
+        return keras.random.normal(ops.shape(z_mean), seed=self.noise_seed)
+
+
 class EncoderOutsideTapeVAE(RightVAE):
     def train_step(self, data):
         x = ops.cast(keras.utils.unpack_x_y_sample_weight(data)[0], "float32")
@@ -373,6 +389,7 @@ def test_train_step_stub_or_nothing_overridden_is_not_implemented():
         (NumpyGeneratorNoiseVAE, "the noise eps comes from NumPy"),
         (UnseededNoiseVAE, "keras.random.normal is called without the layer's seed generator"),
         (IntSeedNoiseVAE, "keras.random.normal is called without the layer's seed generator"),
+        (FreshSeedGeneratorVAE, "keras.random.normal is called without the layer's seed generator"),
         (EncoderOutsideTapeVAE, "the encoder's weights get no gradient"),
     ],
 )
@@ -633,9 +650,10 @@ TRAIN_STEP_WRONG = {
     "NumPy Generator noise": NumpyGeneratorNoiseVAE,
     "unseeded keras.random.normal": UnseededNoiseVAE,
     "int seed": IntSeedNoiseVAE,
+    "fresh seed generator in the step": FreshSeedGeneratorVAE,
     "encoder outside the tape": EncoderOutsideTapeVAE,
 }
-TRAIN_STEP_RIGHT = {"own loss": RightVAE, "Sampling layer": UsesSamplingLayerVAE}
+TRAIN_STEP_RIGHT = {"own loss": RightVAE, "Sampling layer": UsesSamplingLayerVAE, "own seed generator": OwnSeedGeneratorVAE}
 
 
 def test_catalogue_of_train_steps(capsys):

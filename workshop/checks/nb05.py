@@ -377,13 +377,19 @@ def fixed_noise(seed=_RNG_SEED, seeds=None):
         keras.random.normal, rng.normal = originals
 
 
-def _noise_issue(seeds, numpy_calls):
-    """'numpy' when the step drew its noise with NumPy, 'unseeded' when keras.random.normal had no seed generator."""
+def _noise_issue(seeds, numpy_calls, model):
+    """'numpy' when the step drew its noise with NumPy; 'unseeded' when keras.random.normal got no seed generator of the model's."""
     import keras
 
     if numpy_calls:
         return "numpy"
-    if any(not isinstance(seed, keras.random.SeedGenerator) for seed in seeds):
+    owned = {
+        id(value)
+        for layer in model._flatten_layers(include_self=True)
+        for value in vars(layer).values()
+        if isinstance(value, keras.random.SeedGenerator)
+    }
+    if any(id(seed) not in owned for seed in seeds):  # None, an integer, or a generator made afresh in the step
         return "unseeded"
     return None
 
@@ -447,7 +453,7 @@ def _one_step(model_class, beta, step=None):
     updates = [np.asarray(new) - old for new, old in zip(model.get_weights(), initial)]
     trackers = {m.name: float(np.asarray(_to_numpy(m.result()))) for m in model.metrics}
     paths = [w.path for w in model.weights]
-    noise = _noise_issue(seeds, numpy_calls)
+    noise = _noise_issue(seeds, numpy_calls, model)
     return {"metrics": returned, "trackers": trackers, "updates": updates, "paths": paths, "noise": noise}
 
 
