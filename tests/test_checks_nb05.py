@@ -200,6 +200,23 @@ def test_loss_terms_are_called_positionally_so_renamed_parameters_work():
     assert nb05.check_reparameterize(rep, **QUIET).passed
 
 
+def test_loss_terms_with_our_parameter_names_are_called_by_name():
+    def nll_swapped(logits, x):  # the names say which is which
+        return nll_softplus(x, logits)
+
+    assert nb05.check_bernoulli_nll_from_logits(nll_swapped, **QUIET).passed
+
+
+def test_a_loss_term_with_the_wrong_number_of_parameters_is_named():
+    def nll_one_argument(logits):
+        return ops.sum(logits)
+
+    result = nb05.check_bernoulli_nll_from_logits(nll_one_argument, **QUIET)
+    assert result.status == "wrong", result.message
+    assert "should take 2 arguments, (x, logits); yours takes (logits)" in result.message
+    assert "Traceback" not in result.message and len(result.message) <= 300
+
+
 def test_nll_other_wrong_answer():
     result = nb05.check_bernoulli_nll_from_logits(lambda x, l: 1.01 * nll_right(x, l), **QUIET)
     assert result.status == "wrong"

@@ -24,6 +24,8 @@ The references are the package's own implementations (:mod:`workshop.losses`,
 """
 
 import contextlib
+import functools
+import inspect
 
 import numpy as np
 
@@ -43,6 +45,44 @@ def _ops():
 
 def _tensor(array):
     return _ops().convert_to_tensor(np.asarray(array, dtype="float32"))
+
+
+def _called_as_written(name, student_fn, names):
+    """``(fn, problem)``: the student's function called by its parameter names when it uses ours, else by position.
+
+    Called by name, ``def f(logits, x)`` gets each argument right; called by
+    position, renamed parameters (``def f(mu, logvar)``) work too. ``problem``
+    is a one-line explanation when the function cannot take ``len(names)``
+    arguments at all (then ``fn`` is None).
+    """
+    if not callable(student_fn):
+        return student_fn, None
+    try:
+        signature = inspect.signature(student_fn)
+    except (TypeError, ValueError):
+        return student_fn, None
+    by_name = all(n in signature.parameters for n in names)
+    try:
+        signature.bind(*names)
+    except TypeError:
+        if not by_name:
+            takes = ", ".join(signature.parameters)
+            return None, f"{name} should take {len(names)} arguments, ({', '.join(names)}); yours takes ({takes})"
+
+    @functools.wraps(student_fn)
+    def call(*args):
+        if by_name:
+            return student_fn(**dict(zip(names, args)))
+        return student_fn(*args)
+
+    return call, None
+
+
+def _check_loss_term(name, student_fn, names, verbose, strict, **kwargs):
+    fn, problem = _called_as_written(name, student_fn, names)
+    if problem:
+        return check_custom(name, lambda: (False, problem), verbose=verbose, strict=strict)
+    return check_function(name, fn, verbose=verbose, strict=strict, symbolic=True, **kwargs)
 
 
 def _finite_aware_compare(rtol, atol):
@@ -135,17 +175,17 @@ def check_kl_to_standard_normal(student_fn, verbose=True, strict=None):
     Returns:
         A :class:`workshop.checks.CheckResult`.
     """
-    return check_function(
+    return _check_loss_term(
         "kl_to_standard_normal",
         student_fn,
-        _kl_reference,
-        _kl_cases(),
+        ("z_mean", "z_log_var"),
+        verbose,
+        strict,
+        reference_fn=_kl_reference,
+        cases=_kl_cases(),
         mistakes=KL_MISTAKES,
         rtol=1e-4,
         atol=1e-5,
-        verbose=verbose,
-        strict=strict,
-        symbolic=True,
     )
 
 
@@ -254,16 +294,16 @@ def check_bernoulli_nll_from_logits(student_fn, verbose=True, strict=None):
     Returns:
         A :class:`workshop.checks.CheckResult`.
     """
-    return check_function(
+    return _check_loss_term(
         "bernoulli_nll_from_logits",
         student_fn,
-        _nll_reference,
-        _nll_cases(),
+        ("x", "logits"),
+        verbose,
+        strict,
+        reference_fn=_nll_reference,
+        cases=_nll_cases(),
         mistakes=NLL_MISTAKES,
         compare=_finite_aware_compare(rtol=1e-4, atol=1e-4),
-        verbose=verbose,
-        strict=strict,
-        symbolic=True,
     )
 
 
@@ -315,17 +355,17 @@ def check_reparameterize(student_fn, verbose=True, strict=None):
     Returns:
         A :class:`workshop.checks.CheckResult`.
     """
-    return check_function(
+    return _check_loss_term(
         "reparameterize",
         student_fn,
-        _reparameterize_reference,
-        _reparameterize_cases(),
+        ("z_mean", "z_log_var", "eps"),
+        verbose,
+        strict,
+        reference_fn=_reparameterize_reference,
+        cases=_reparameterize_cases(),
         mistakes=REPARAMETERIZE_MISTAKES,
         rtol=1e-5,
         atol=1e-5,
-        verbose=verbose,
-        strict=strict,
-        symbolic=True,
     )
 
 
