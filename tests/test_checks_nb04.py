@@ -195,6 +195,43 @@ def test_catalogue_of_sampling_layers(capsys):
     assert_catalogue(nb04.check_sampling_layer, SAMPLING_WRONG, SAMPLING_RIGHT, capsys)
 
 
+class NoiseDrawnOnceSampling(keras.layers.Layer):
+    """eps drawn on the first call and kept: one noise row for every example and every call."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.eps = None
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        if self.eps is None:
+            self.eps = keras.random.normal((1, z_mean.shape[-1]), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * self.eps
+
+
+SAMPLING_WRONG["noise drawn once"] = NoiseDrawnOnceSampling
+SAMPLING_WRONG["NumPy eps"] = _sampling(lambda s, m, v: m + ops.exp(0.5 * v) * np.random.normal(size=tuple(m.shape)).astype("float32"))
+SAMPLING_WRONG["NumPy Generator eps"] = _sampling(
+    lambda s, m, v: m + ops.exp(0.5 * v) * np.random.default_rng(0).standard_normal(tuple(m.shape)).astype("float32")
+)
+
+
+@pytest.mark.parametrize(
+    "key, words",
+    [
+        ("noise of the first row only", "every row of the batch got the same noise (an eps of shape (1, d)"),
+        ("noise drawn once", "the noise was drawn once and reused"),
+        ("NumPy eps", "not NumPy (np.random)"),
+        ("NumPy Generator eps", "not NumPy (np.random)"),
+    ],
+)
+def test_shared_and_numpy_noise_are_named(key, words):
+    result = run(nb04.check_sampling_layer, SAMPLING_WRONG[key])
+    assert result.status == "mistake" and words in result.details["hint"], result.message
+    assert result.details["hint"].startswith("draw eps") and len(result.details["hint"]) <= 300
+
+
 def test_one_eps_for_all_dimensions_is_named():
     result = run(nb04.check_sampling_layer, SAMPLING_WRONG["one eps for all dimensions"])
     assert "correlated" in result.message

@@ -115,6 +115,12 @@ def nll_keras_bce_summed(x, logits):
     return ops.sum(per_pixel, axis=-1)
 
 
+def nll_stable_only_for_positive_logits(x, logits):
+    # the form the prose derives: right algebra, but exp(-l) overflows at l = -100
+    x, logits = _flat(x, logits)
+    return ops.sum((1 - x) * logits + ops.log1p(ops.exp(-logits)), axis=-1)
+
+
 def nll_mean(x, logits):
     x, logits = _flat(x, logits)
     return ops.mean(ops.softplus(logits) - x * logits, axis=-1)
@@ -148,6 +154,7 @@ def test_nll_stub_is_not_implemented():
     "wrong, hint",
     [
         (nll_naive, "you got inf or nan at large logits"),
+        (nll_stable_only_for_positive_logits, "your algebra is right, (1 - x) * l + log(1 + exp(-l)), but it is stable only for l >= 0"),
         (nll_keras_bce_summed, "the decoder returns logits, not probabilities (clipping"),
         (nll_mean, "you averaged over the pixels"),
         (nll_log_likelihood, "the sign is flipped"),
@@ -169,6 +176,45 @@ def test_nll_epsilon_and_raw_probability_variants_are_named():
 
     expect_mistake(nb05.check_bernoulli_nll_from_logits(with_epsilon, **QUIET), "a small epsilon")
     expect_mistake(nb05.check_bernoulli_nll_from_logits(logits_as_probabilities, **QUIET), "the decoder returns logits")
+
+
+def test_nll_hints_do_not_give_the_stable_formula_away():
+    for wrong in (nll_naive, nll_stable_only_for_positive_logits):
+        result = nb05.check_bernoulli_nll_from_logits(wrong, **QUIET)
+        assert "softplus" in result.message and "max(l, 0)" in result.message
+        assert "exp(-|l|))" not in result.message and len(result.details["hint"]) <= 300
+
+
+def test_loss_terms_are_called_positionally_so_renamed_parameters_work():
+    def kl(mu, logvar):
+        return kl_right(mu, logvar)
+
+    def nll(targets, l):
+        return nll_softplus(targets, l)
+
+    def rep(mu, logvar, noise):
+        return mu + ops.exp(0.5 * logvar) * noise
+
+    assert nb05.check_kl_to_standard_normal(kl, **QUIET).passed
+    assert nb05.check_bernoulli_nll_from_logits(nll, **QUIET).passed
+    assert nb05.check_reparameterize(rep, **QUIET).passed
+
+
+def test_loss_terms_with_our_parameter_names_are_called_by_name():
+    def nll_swapped(logits, x):  # the names say which is which
+        return nll_softplus(x, logits)
+
+    assert nb05.check_bernoulli_nll_from_logits(nll_swapped, **QUIET).passed
+
+
+def test_a_loss_term_with_the_wrong_number_of_parameters_is_named():
+    def nll_one_argument(logits):
+        return ops.sum(logits)
+
+    result = nb05.check_bernoulli_nll_from_logits(nll_one_argument, **QUIET)
+    assert result.status == "wrong", result.message
+    assert "should take 2 arguments, (x, logits); yours takes (logits)" in result.message
+    assert "Traceback" not in result.message and len(result.message) <= 300
 
 
 def test_nll_other_wrong_answer():
@@ -208,7 +254,7 @@ class RightVAE(workshop.VAE):
 
     def _forward(self, x):
         z_mean, z_log_var = self.encoder(x, training=True)
-        eps = keras.random.normal(ops.shape(z_mean), seed=self.sampling.seed_generator)
+        eps = self._eps(z_mean)
         z = z_mean + ops.exp(0.5 * z_log_var) * eps
         logits = self.decoder(z, training=True)
         per_image = nll_right(x, logits) if self.reconstruction_reduce == "sum" else nll_mean(x, logits)
@@ -216,6 +262,9 @@ class RightVAE(workshop.VAE):
         kl_loss = ops.mean(kl_right(z_mean, z_log_var))
         weight = {"beta": self.beta, "one": 1.0, "none": 0.0}[self.kl_weight]
         return reconstruction_loss + weight * kl_loss, reconstruction_loss, kl_loss
+
+    def _eps(self, z_mean):
+        return keras.random.normal(ops.shape(z_mean), seed=self.sampling.seed_generator)
 
     def train_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -271,6 +320,60 @@ class NoMetricUpdatesVAE(RightVAE):
     update_metrics = False
 
 
+class NumpyNoiseVAE(RightVAE):
+    def _eps(self, z_mean):
+        return ops.convert_to_tensor(np.random.normal(size=tuple(z_mean.shape)).astype("float32"))
+
+
+class NumpyGeneratorNoiseVAE(RightVAE):
+    def _eps(self, z_mean):
+        return ops.convert_to_tensor(np.random.default_rng(0).standard_normal(tuple(z_mean.shape)).astype("float32"))
+
+
+class UnseededNoiseVAE(RightVAE):
+    def _eps(self, z_mean):
+        return keras.random.normal(ops.shape(z_mean))
+
+
+class IntSeedNoiseVAE(RightVAE):
+    def _eps(self, z_mean):
+        return keras.random.normal(ops.shape(z_mean), seed=1)
+
+
+class FreshSeedGeneratorVAE(RightVAE):
+    def _eps(self, z_mean):
+        return keras.random.normal(ops.shape(z_mean), seed=keras.random.SeedGenerator(1))
+
+
+class OwnSeedGeneratorVAE(RightVAE):
+    """A seed generator of the model's own, made once in __init__: as good as the layer's."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.noise_seed = keras.random.SeedGenerator(7)
+
+    def _eps(self, z_mean):
+        return keras.random.normal(ops.shape(z_mean), seed=self.noise_seed)
+
+
+class EncoderOutsideTapeVAE(RightVAE):
+    def train_step(self, data):
+        x = ops.cast(keras.utils.unpack_x_y_sample_weight(data)[0], "float32")
+        z_mean, z_log_var = self.encoder(x, training=True)
+        with tf.GradientTape() as tape:
+            z = z_mean + ops.exp(0.5 * z_log_var) * self._eps(z_mean)
+            logits = self.decoder(z, training=True)
+            reconstruction_loss = ops.mean(nll_right(x, logits))
+            kl_loss = ops.mean(kl_right(z_mean, z_log_var))
+            loss = reconstruction_loss + self.beta * kl_loss
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+        self.kl_loss_tracker.update_state(kl_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+
 class StubVAE(workshop.VAE):
     def train_step(self, data):
         raise NotImplementedError("Exercise StudentVAE.train_step: compute the loss under a GradientTape.")
@@ -299,6 +402,12 @@ def test_train_step_stub_or_nothing_overridden_is_not_implemented():
         (ForgotToApplyVAE, "the weights did not change"),
         (TapeOutsideVAE, "the weights did not change"),
         (NoMetricUpdatesVAE, "the gradient step is right, but the metric trackers"),
+        (NumpyNoiseVAE, "the noise eps comes from NumPy"),
+        (NumpyGeneratorNoiseVAE, "the noise eps comes from NumPy"),
+        (UnseededNoiseVAE, "keras.random.normal is called without the layer's seed generator"),
+        (IntSeedNoiseVAE, "keras.random.normal is called without the layer's seed generator"),
+        (FreshSeedGeneratorVAE, "keras.random.normal is called without the layer's seed generator"),
+        (EncoderOutsideTapeVAE, "the encoder's weights get no gradient"),
     ],
 )
 def test_train_step_mistakes_get_their_hint(student_class, hint):
@@ -413,6 +522,7 @@ NLL_WRONG = {
     k: _nll_named(f)
     for k, f in {
         "naive": nll_naive,
+        "stable only for l >= 0": nll_stable_only_for_positive_logits,
         "keras bce on logits": nll_keras_bce_summed,
         "pixel mean": nll_mean,
         "log-likelihood": nll_log_likelihood,
@@ -553,8 +663,14 @@ TRAIN_STEP_WRONG = {
     "tape outside": TapeOutsideVAE,
     "no metric updates": NoMetricUpdatesVAE,
     "uphill": UphillVAE,
+    "NumPy noise": NumpyNoiseVAE,
+    "NumPy Generator noise": NumpyGeneratorNoiseVAE,
+    "unseeded keras.random.normal": UnseededNoiseVAE,
+    "int seed": IntSeedNoiseVAE,
+    "fresh seed generator in the step": FreshSeedGeneratorVAE,
+    "encoder outside the tape": EncoderOutsideTapeVAE,
 }
-TRAIN_STEP_RIGHT = {"own loss": RightVAE, "Sampling layer": UsesSamplingLayerVAE}
+TRAIN_STEP_RIGHT = {"own loss": RightVAE, "Sampling layer": UsesSamplingLayerVAE, "own seed generator": OwnSeedGeneratorVAE}
 
 
 def test_catalogue_of_train_steps(capsys):
@@ -567,8 +683,24 @@ def test_train_step_failures_inside_fit_are_named():
     result = nb05.check_train_step(DelegatingVAE, **QUIET)
     assert "super().train_step(data)" in result.message
     result = nb05.check_train_step(BatchSumVAE, **QUIET)
-    assert "the returned loss is" in result.message and "higher" in result.message
+    expect_mistake(result, "you summed the loss over the batch")
     assert "keras.random" not in result.message  # the cause is not guessed
+
+
+def test_batch_sums_are_named():
+    class BatchSumOfBothTermsVAE(RightVAE):
+        reconstruction_batch_mean = staticmethod(ops.sum)
+
+        def _forward(self, x):
+            loss, reconstruction_loss, kl_loss = super()._forward(x)
+            return loss + self.beta * 15.0 * kl_loss, reconstruction_loss, 16.0 * kl_loss
+
+    expect_mistake(nb05.check_train_step(BatchSumOfBothTermsVAE, **QUIET), "you summed the loss over the batch")
+
+
+def test_train_step_hints_are_one_short_line():
+    for hint, _ in nb05.TRAIN_STEP_MISTAKES:
+        assert "\n" not in hint and len(hint) <= 300, hint
 
 
 def test_a_numpy_reconstruction_term_is_named_as_cut_off_from_the_gradients():

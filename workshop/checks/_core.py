@@ -791,3 +791,49 @@ def check_custom(name, fn, verbose=True, strict=None):
         return _finish(name, "passed", message or "all checks passed.", details, verbose, strict)
     text = message or "the result is not what was expected."
     return _finish(name, "wrong", _sentence(text), details, verbose, strict)
+
+
+# --------------------------------------------------------------------------- #
+# Watching for noise drawn with NumPy
+# --------------------------------------------------------------------------- #
+class _WatchedGenerator:
+    """A NumPy Generator whose normal draws are recorded (everything else is passed through)."""
+
+    def __init__(self, generator, calls):
+        self._generator, self._calls = generator, calls
+
+    def __getattr__(self, name):
+        attribute = getattr(self._generator, name)
+        if name in ("normal", "standard_normal"):
+            self._calls.append(f"default_rng().{name}")
+        return attribute
+
+
+@contextlib.contextmanager
+def numpy_noise_watched(calls):
+    """While active, NumPy's normal draws still work but each one is appended to ``calls``.
+
+    Lets a check name noise drawn with NumPy, which a compiled function (as in `fit`) draws
+    once when traced and then repeats at every call.
+    """
+    names = ("normal", "randn", "standard_normal", "default_rng")
+    originals = {name: getattr(np.random, name) for name in names}
+
+    def watched(name):
+        original = originals[name]
+        if name == "default_rng":
+            return lambda *args, **kwargs: _WatchedGenerator(original(*args, **kwargs), calls)
+
+        def draw(*args, **kwargs):
+            calls.append(f"np.random.{name}")
+            return original(*args, **kwargs)
+
+        return draw
+
+    for name in names:
+        setattr(np.random, name, watched(name))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(np.random, name, original)

@@ -12,7 +12,7 @@ Exercises:
 import numpy as np
 
 from workshop import gradients
-from workshop.checks._core import check_custom, check_function
+from workshop.checks._core import check_custom, check_function, numpy_noise_watched
 
 __all__ = ["check_pathwise_gradient", "check_sampling_layer", "check_score_function_gradient"]
 
@@ -42,7 +42,8 @@ def _statistics(layer_class, z_mean, z_log_var):
     mean = tf.constant(z_mean, dtype="float32")
     log_var = tf.constant(z_log_var, dtype="float32")
     layer = layer_class(seed=_SEED)
-    with tf.GradientTape(persistent=True) as tape:
+    numpy_calls = []
+    with numpy_noise_watched(numpy_calls), tf.GradientTape(persistent=True) as tape:
         tape.watch(mean)
         tape.watch(log_var)
         z = layer([mean, log_var])
@@ -54,10 +55,12 @@ def _statistics(layer_class, z_mean, z_log_var):
     second = np.asarray(layer([mean, log_var]), dtype="float64")
     symbolic = _symbolic_call(layer, z_mean, z_log_var)
     twin = np.asarray(layer_class(seed=_SEED)([mean, log_var]), dtype="float64")
-    stats = {"shape": tuple(z.shape), "symbolic": symbolic}
+    stats = {"shape": tuple(z.shape), "symbolic": symbolic, "numpy_noise": bool(numpy_calls)}
     if z.shape != tuple(z_mean.shape):
         return stats
     offset = z - z_mean
+    # Every case repeats one row of z_mean and z_log_var: equal rows of z mean one noise row for the whole batch.
+    stats["shared_row"] = bool(z.shape[0] > 1 and np.allclose(offset, offset[:1]))
     if z.shape[1] > 1:
         # Independence across dimensions: the largest correlation between two dimensions' noise.
         with np.errstate(all="ignore"):
@@ -78,6 +81,7 @@ def _statistics(layer_class, z_mean, z_log_var):
         # gradient against z - mu is 0.5 for a correct layer.
         else float(np.sum(np.asarray(grad_log_var) * offset) / max(np.sum(offset**2), 1e-30)),
     )
+    stats["diagnosis"] = _diagnosis(stats)
     return stats
 
 
@@ -106,8 +110,19 @@ def _fmt(array):
     return np.array2string(np.asarray(array), precision=3, separator=", ")
 
 
+def _diagnosis(stats):
+    """How the noise was drawn wrongly, whatever its numbers: a key of NOISE_HINTS, or None."""
+    if stats.get("numpy_noise"):
+        return "numpy"
+    if stats.get("shared_row"):
+        return "shared_row" if stats.get("fresh") else "drawn_once"
+    return None
+
+
 def _compare_statistics(received, expected):
     """(same, reason): statistics agree within Monte Carlo tolerance."""
+    if "noise_mistake" in expected:  # a mistake named from how the noise was drawn (once gradients reach z_mean), not from the numbers
+        return received.get("diagnosis") == expected["noise_mistake"] and received.get("grad_mean") is not None, None
     if received["shape"] != expected["shape"]:
         return False, f"z has shape {received['shape']}, expected {expected['shape']} (the shape of z_mean)"
     rows = expected["shape"][0]
@@ -118,6 +133,8 @@ def _compare_statistics(received, expected):
         )
     if received["grad_log_var"] is None and expected["grad_log_var"] is not None:
         return False, "no gradient reaches z_log_var: z must depend on exp(z_log_var / 2) through keras.ops"
+    if received.get("diagnosis") and not expected.get("diagnosis"):
+        return False, NOISE_HINTS[received["diagnosis"]]
     tolerance = 5.0 * expected["std"] / np.sqrt(rows) + 1e-6
     if np.any(np.abs(received["mean"] - expected["mean"]) > tolerance):
         return False, f"the samples have mean {_fmt(received['mean'])} per dimension, expected about {_fmt(expected['mean'])}"
@@ -207,6 +224,22 @@ SAMPLING_HINTS = {
 }
 
 
+NOISE_HINTS = {
+    "numpy": (
+        "draw eps with keras.random.normal(ops.shape(z_mean), seed=self.seed_generator), not NumPy (np.random): "
+        "inside a compiled function (as in `fit`) NumPy noise is drawn once when traced and then frozen, the same at every call."
+    ),
+    "shared_row": (
+        "draw eps with the shape of z_mean, ops.shape(z_mean): every row of the batch got the same noise "
+        "(an eps of shape (1, d) is broadcast over the batch), but each example needs its own draw."
+    ),
+    "drawn_once": (
+        "draw eps inside call, with the shape of z_mean, ops.shape(z_mean): the noise was drawn once and reused, "
+        "the same for every row of the batch and every call."
+    ),
+}
+
+
 def check_sampling_layer(layer_class, verbose=True, strict=None):
     """Check the exercise ``Sampling`` (a ``keras.layers.Layer`` class taking ``seed=``).
 
@@ -243,7 +276,8 @@ def check_sampling_layer(layer_class, verbose=True, strict=None):
         return lambda z_mean, z_log_var: _statistics(cls, z_mean, z_log_var)
 
     student = statistics_of(layer_class)
-    mistakes = [(SAMPLING_HINTS[key], statistics_of(cls)) for key, cls in wrong.items()]
+    mistakes = [(hint, lambda z_mean, z_log_var, key=key: {"noise_mistake": key}) for key, hint in NOISE_HINTS.items()]
+    mistakes += [(SAMPLING_HINTS[key], statistics_of(cls)) for key, cls in wrong.items()]
     return check_function(
         "Sampling",
         student,

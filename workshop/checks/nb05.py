@@ -24,10 +24,12 @@ The references are the package's own implementations (:mod:`workshop.losses`,
 """
 
 import contextlib
+import functools
+import inspect
 
 import numpy as np
 
-from workshop.checks._core import _to_numpy, check_custom, check_function, report
+from workshop.checks._core import _to_numpy, check_custom, check_function, numpy_noise_watched, report
 
 _RNG_SEED = 5
 
@@ -43,6 +45,44 @@ def _ops():
 
 def _tensor(array):
     return _ops().convert_to_tensor(np.asarray(array, dtype="float32"))
+
+
+def _called_as_written(name, student_fn, names):
+    """``(fn, problem)``: the student's function called by its parameter names when it uses ours, else by position.
+
+    Called by name, ``def f(logits, x)`` gets each argument right; called by
+    position, renamed parameters (``def f(mu, logvar)``) work too. ``problem``
+    is a one-line explanation when the function cannot take ``len(names)``
+    arguments at all (then ``fn`` is None).
+    """
+    if not callable(student_fn):
+        return student_fn, None
+    try:
+        signature = inspect.signature(student_fn)
+    except (TypeError, ValueError):
+        return student_fn, None
+    by_name = all(n in signature.parameters for n in names)
+    try:
+        signature.bind(*names)
+    except TypeError:
+        if not by_name:
+            takes = ", ".join(signature.parameters)
+            return None, f"{name} should take {len(names)} arguments, ({', '.join(names)}); yours takes ({takes})"
+
+    @functools.wraps(student_fn)
+    def call(*args):
+        if by_name:
+            return student_fn(**dict(zip(names, args)))
+        return student_fn(*args)
+
+    return call, None
+
+
+def _check_loss_term(name, student_fn, names, verbose, strict, **kwargs):
+    fn, problem = _called_as_written(name, student_fn, names)
+    if problem:
+        return check_custom(name, lambda: (False, problem), verbose=verbose, strict=strict)
+    return check_function(name, fn, verbose=verbose, strict=strict, symbolic=True, **kwargs)
 
 
 def _finite_aware_compare(rtol, atol):
@@ -68,6 +108,8 @@ def _finite_aware_compare(rtol, atol):
             if bad:
                 return False, f"{bad} of {exp.size} values are inf or nan where the answer is finite"
             return False, "some values are finite where they should not be"
+        if not np.array_equal(np.isnan(exp), np.isnan(rec)):  # inf (an overflow) and nan (0 * inf, inf - inf) tell forms apart
+            return False, "some values are nan where they should be inf, or the other way round"
         ok = np.allclose(rec[finite_exp], exp[finite_exp], rtol=rtol, atol=atol)
         return bool(ok), None
 
@@ -88,8 +130,8 @@ def _kl_cases():
     return [
         (_tensor(np.zeros((2, 3))), _tensor(np.zeros((2, 3)))),  # q = prior: KL = 0
         (_tensor([[0.5, -1.0, 2.0]]), _tensor([[0.0, 0.0, 0.0]])),  # unit variances: KL = |mu|^2 / 2
-        {"z_mean": _tensor(rng.normal(size=(4, 3))), "z_log_var": _tensor(rng.normal(size=(4, 3)))},
-        {"z_mean": _tensor(rng.normal(size=(5, 20))), "z_log_var": _tensor(rng.uniform(-6, 2, size=(5, 20)))},
+        (_tensor(rng.normal(size=(4, 3))), _tensor(rng.normal(size=(4, 3)))),
+        (_tensor(rng.normal(size=(5, 20))), _tensor(rng.uniform(-6, 2, size=(5, 20)))),
     ]
 
 
@@ -133,17 +175,17 @@ def check_kl_to_standard_normal(student_fn, verbose=True, strict=None):
     Returns:
         A :class:`workshop.checks.CheckResult`.
     """
-    return check_function(
+    return _check_loss_term(
         "kl_to_standard_normal",
         student_fn,
-        _kl_reference,
-        _kl_cases(),
+        ("z_mean", "z_log_var"),
+        verbose,
+        strict,
+        reference_fn=_kl_reference,
+        cases=_kl_cases(),
         mistakes=KL_MISTAKES,
         rtol=1e-4,
         atol=1e-5,
-        verbose=verbose,
-        strict=strict,
-        symbolic=True,
     )
 
 
@@ -185,25 +227,35 @@ def _nll_cases():
     extreme_x = np.array([[1.0, 0.0, 0.0, 1.0, 1.0, 0.0]])
     return [
         (_tensor(rng.integers(0, 2, size=(3, 5))), _tensor(rng.normal(size=(3, 5)))),
-        {
-            "x": _tensor(rng.integers(0, 2, size=(4, 28, 28, 1))),
-            "logits": _tensor(3.0 * rng.normal(size=(4, 28, 28, 1))),
-        },
+        (_tensor(rng.integers(0, 2, size=(4, 28, 28, 1))), _tensor(3.0 * rng.normal(size=(4, 28, 28, 1)))),
         (_tensor(rng.uniform(size=(2, 7))), _tensor(2.0 * rng.normal(size=(2, 7)))),  # grey levels are fine too
         (_tensor(np.concatenate([extreme_x, 1.0 - extreme_x])), _tensor(np.concatenate([extreme_logits, extreme_logits]))),
     ]
 
 
+def _nll_stable_for_positive_logits(x, logits):
+    """The form the prose derives, (1 - x) * l + log(1 + exp(-l)): right algebra, but exp(-l) overflows for l << 0."""
+    ops = _ops()
+    x, logits = _flat(x), _flat(logits)
+    return ops.sum((1.0 - x) * logits + ops.log1p(ops.exp(-logits)), axis=-1)
+
+
+_STABLE_ADVICE = "rewrite it so that exp only ever sees -|l| (the max(l, 0) trick), or use ops.softplus"
+
 NLL_MISTAKES = [
     (
+        "your algebra is right, (1 - x) * l + log(1 + exp(-l)), but it is stable only for l >= 0: exp(-l) "
+        f"overflows to inf for very negative logits (l = -100). To be stable for both signs, {_STABLE_ADVICE}.",
+        _nll_stable_for_positive_logits,
+    ),
+    (
         "you got inf or nan at large logits: log(sigmoid(l)) and log(1 - sigmoid(l)) overflow in float32 "
-        "once sigmoid rounds to 0 or 1. Use the stable form max(l, 0) - l * x + log(1 + exp(-|l|)).",
+        f"once sigmoid rounds to 0 or 1. Work from the logits directly: {_STABLE_ADVICE}.",
         lambda x, logits: _nll_naive(x, logits),
     ),
     (
         "a small epsilon inside the logs keeps the answer finite but wrong at large logits (it caps "
-        "the loss of a confidently wrong pixel at about 16 nats). Use the stable form "
-        "max(l, 0) - l * x + log(1 + exp(-|l|)).",
+        f"the loss of a confidently wrong pixel at about 16 nats). Work from the logits directly: {_STABLE_ADVICE}.",
         lambda x, logits: _nll_naive(x, logits, eps=1e-7),
     ),
     (
@@ -242,16 +294,16 @@ def check_bernoulli_nll_from_logits(student_fn, verbose=True, strict=None):
     Returns:
         A :class:`workshop.checks.CheckResult`.
     """
-    return check_function(
+    return _check_loss_term(
         "bernoulli_nll_from_logits",
         student_fn,
-        _nll_reference,
-        _nll_cases(),
+        ("x", "logits"),
+        verbose,
+        strict,
+        reference_fn=_nll_reference,
+        cases=_nll_cases(),
         mistakes=NLL_MISTAKES,
         compare=_finite_aware_compare(rtol=1e-4, atol=1e-4),
-        verbose=verbose,
-        strict=strict,
-        symbolic=True,
     )
 
 
@@ -269,11 +321,7 @@ def _reparameterize_cases():
     rng = np.random.default_rng(_RNG_SEED)
     return [
         (_tensor([[1.0, -2.0]]), _tensor([[0.0, 0.0]]), _tensor([[0.5, 0.5]])),
-        {
-            "z_mean": _tensor(rng.normal(size=(4, 3))),
-            "z_log_var": _tensor(rng.uniform(-3, 2, size=(4, 3))),
-            "eps": _tensor(rng.normal(size=(4, 3))),
-        },
+        (_tensor(rng.normal(size=(4, 3))), _tensor(rng.uniform(-3, 2, size=(4, 3))), _tensor(rng.normal(size=(4, 3)))),
     ]
 
 
@@ -307,17 +355,17 @@ def check_reparameterize(student_fn, verbose=True, strict=None):
     Returns:
         A :class:`workshop.checks.CheckResult`.
     """
-    return check_function(
+    return _check_loss_term(
         "reparameterize",
         student_fn,
-        _reparameterize_reference,
-        _reparameterize_cases(),
+        ("z_mean", "z_log_var", "eps"),
+        verbose,
+        strict,
+        reference_fn=_reparameterize_reference,
+        cases=_reparameterize_cases(),
         mistakes=REPARAMETERIZE_MISTAKES,
         rtol=1e-5,
         atol=1e-5,
-        verbose=verbose,
-        strict=strict,
-        symbolic=True,
     )
 
 
@@ -329,14 +377,19 @@ _STEP_LEARNING_RATE = 1e-3
 _STEP_ARGS = {"latent_dim": 3, "hidden_units": (32,)}
 
 
+_default_rng = np.random.default_rng  # the check's own draws, untouched by numpy_noise_watched
+
+
 @contextlib.contextmanager
-def fixed_noise(seed=_RNG_SEED):
+def fixed_noise(seed=_RNG_SEED, seeds=None):
     """Make ``keras.random.normal`` and ``workshop.rng.normal`` return the same draws for the same shape while active.
 
     Every call with a given shape returns the same standard normal numbers, so
     two models that draw their reparameterisation noise through
     ``keras.random.normal`` (a student's step) or the package's ``Sampling``
     layer (``workshop.rng.normal``) see the same eps, whichever seed generator they use.
+    When ``seeds`` is a list, the ``seed`` argument of every ``keras.random.normal``
+    call is appended to it.
     """
     import keras
 
@@ -346,10 +399,12 @@ def fixed_noise(seed=_RNG_SEED):
 
     def draws(shape, dtype, mean=0.0, stddev=1.0):
         shape = tuple(int(s) for s in shape)
-        values = np.random.default_rng(seed).standard_normal(shape)
+        values = _default_rng(seed).standard_normal(shape)
         return keras.ops.convert_to_tensor(mean + stddev * values, dtype=dtype or "float32")
 
     def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        if seeds is not None:
+            seeds.append(seed)
         return draws(shape, dtype, mean, stddev)
 
     def package_normal(shape, generator, dtype="float32"):
@@ -360,6 +415,23 @@ def fixed_noise(seed=_RNG_SEED):
         yield
     finally:
         keras.random.normal, rng.normal = originals
+
+
+def _noise_issue(seeds, numpy_calls, model):
+    """'numpy' when the step drew its noise with NumPy; 'unseeded' when keras.random.normal got no seed generator of the model's."""
+    import keras
+
+    if numpy_calls:
+        return "numpy"
+    owned = {
+        id(value)
+        for layer in model._flatten_layers(include_self=True)
+        for value in vars(layer).values()
+        if isinstance(value, keras.random.SeedGenerator)
+    }
+    if any(id(seed) not in owned for seed in seeds):  # None, an integer, or a generator made afresh in the step
+        return "unseeded"
+    return None
 
 
 def _check_batch(n=16):
@@ -407,7 +479,8 @@ def _one_step(model_class, beta, step=None):
     model.set_weights(initial)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=_STEP_LEARNING_RATE), jit_compile=False)
     x = keras.ops.convert_to_tensor(_check_batch())
-    with fixed_noise():
+    seeds, numpy_calls = [], []
+    with fixed_noise(seeds=seeds), numpy_noise_watched(numpy_calls):
         try:
             returned = (step or model_class.train_step)(model, x)
         except ValueError as error:
@@ -420,7 +493,8 @@ def _one_step(model_class, beta, step=None):
     updates = [np.asarray(new) - old for new, old in zip(model.get_weights(), initial)]
     trackers = {m.name: float(np.asarray(_to_numpy(m.result()))) for m in model.metrics}
     paths = [w.path for w in model.weights]
-    return {"metrics": returned, "trackers": trackers, "updates": updates, "paths": paths}
+    noise = _noise_issue(seeds, numpy_calls, model)
+    return {"metrics": returned, "trackers": trackers, "updates": updates, "paths": paths, "noise": noise}
 
 
 def _is_number(value):
@@ -442,6 +516,10 @@ def _largest_relative_difference(received, expected):
 
 def _compare_steps(received, expected):
     """Compare what one training step did; only the parts present in ``expected`` count."""
+    if "noise" in expected and "updates" not in expected:  # a typical mistake in how the noise is drawn
+        return received.get("noise") == expected["noise"], None
+    if received.get("noise"):
+        return False, f"the reparameterisation noise is drawn wrongly ({received['noise']})"
     if "updates" in expected:
         updates = received["updates"]
         if len(updates) != len(expected["updates"]) or any(r.shape != e.shape for r, e in zip(updates, expected["updates"])):
@@ -527,15 +605,15 @@ def _reference_step(beta):
     return _STEP_CACHE[key]
 
 
-def _variant_step(beta, reconstruction="sum", kl_weight="beta", sign=1.0, apply=True, track=True):
+def _variant_step(beta, reconstruction="sum", kl_weight="beta", sign=1.0, apply=True, track=True, kl_reduce="mean", encoder_outside=False):
     """The reference step (the package's loss) with at most one deliberate change, for the typical mistakes."""
-    key = (float(beta), reconstruction, kl_weight, sign, apply, track)
+    key = (float(beta), reconstruction, kl_weight, sign, apply, track, kl_reduce, encoder_outside)
     if key not in _STEP_CACHE:
         _STEP_CACHE[key] = _make_variant_step(*key)
     return _STEP_CACHE[key]
 
 
-def _make_variant_step(beta, reconstruction, kl_weight, sign, apply, track):
+def _make_variant_step(beta, reconstruction, kl_weight, sign, apply, track, kl_reduce, encoder_outside):
     import tensorflow as tf
     from keras import ops
 
@@ -543,15 +621,19 @@ def _make_variant_step(beta, reconstruction, kl_weight, sign, apply, track):
     from workshop.models import VAE
 
     def step(model, x):
-        with tf.GradientTape() as tape:
+        if encoder_outside:  # the tape does not see the encoder: its weights get no gradient
             z_mean, z_log_var = model.encoder(x, training=True)
+        with tf.GradientTape() as tape:
+            if not encoder_outside:
+                z_mean, z_log_var = model.encoder(x, training=True)
             z = model.sampling([z_mean, z_log_var])
             logits = model.decoder(z, training=True)
             per_image = losses.bernoulli_reconstruction_loss(x, logits)
             if reconstruction == "mean":
                 per_image = per_image / 784.0
-            reconstruction_loss = ops.mean(per_image)
-            kl_loss = ops.mean(losses.kl_standard_normal(z_mean, z_log_var))
+            batch_reduce = ops.sum if reconstruction == "batch_sum" else ops.mean
+            reconstruction_loss = batch_reduce(per_image)
+            kl_loss = getattr(ops, kl_reduce)(losses.kl_standard_normal(z_mean, z_log_var))
             weight = {"beta": model.beta, "one": 1.0, "zero": 0.0}[kl_weight]
             # "detached": the reconstruction term is added as a constant, as np.mean(...) of an eager tensor leaves it
             differentiated = ops.stop_gradient(reconstruction_loss) if reconstruction == "detached" else reconstruction_loss
@@ -578,7 +660,29 @@ def _only(result, *keys):
     return {k: result[k] for k in keys}
 
 
+_BATCH_SUM_HINT = (
+    "you summed the loss over the batch: average the per-image losses over the batch (ops.mean), "
+    "otherwise the step grows with the batch size (here 16x) and the learning rate no longer means the same."
+)
+
 TRAIN_STEP_MISTAKES = [
+    (
+        "the noise eps comes from NumPy (np.random): inside the compiled `fit` it is drawn once when traced and then "
+        "frozen, the same eps at every step; draw it with keras.random.normal(..., seed=self.sampling.seed_generator).",
+        lambda beta: {"noise": "numpy"},
+    ),
+    (
+        "keras.random.normal is called without the layer's seed generator: pass seed=self.sampling.seed_generator, "
+        "so that each step draws fresh noise and a run is reproducible from the layer's seed.",
+        lambda beta: {"noise": "unseeded"},
+    ),
+    (
+        "the encoder's weights get no gradient (their update is 0): the tape records only what runs under it, so "
+        "call self.encoder(x) INSIDE `with tf.GradientTape() as tape:`, with the rest of the forward pass.",
+        lambda beta: _only(_variant_step(beta, encoder_outside=True), "updates"),
+    ),
+    (_BATCH_SUM_HINT, lambda beta: _only(_variant_step(beta, reconstruction="batch_sum"), "updates")),
+    (_BATCH_SUM_HINT, lambda beta: _only(_variant_step(beta, reconstruction="batch_sum", kl_reduce="sum"), "updates")),
     (
         "the weights did not change: compute the loss INSIDE `with tf.GradientTape() as tape:`, then "
         "grads = tape.gradient(loss, self.trainable_weights) and self.optimizer.apply(grads, self.trainable_weights).",
