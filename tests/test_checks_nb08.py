@@ -118,7 +118,9 @@ def test_optimize_q_eager_loop_passes_within_seconds():
     assert time.perf_counter() - t0 < 60  # about 3 s on an idle laptop core; generous for a loaded machine
 
 
-@pytest.mark.parametrize("mistake", [None, "softplus std", "sign"])
+# The wrong answer whose verdict depended on the draw before the check was seeded (about half
+# the runs passed); a right answer and the other mistakes are run by the tests above.
+@pytest.mark.parametrize("mistake", ["softplus std"])
 def test_optimize_q_gives_the_same_verdict_in_repeated_runs(mistake):
     messages = {nb08.check_optimize_q(_student_optimize_q(mistake), verbose=False, strict=False).message for _ in range(5)}
     assert len(messages) == 1, messages
