@@ -3,6 +3,8 @@
 The browser tests need Chromium (Debian's ``chromium`` package, which .ci/run installs)
 and the ``playwright`` Python package (which drives that Chromium; no browser download).
 Without Chromium they are skipped, except in CI (``CI=true``), where they must run.
+Every page is visited twice: at a desktop size, then as on a 390-pixel-wide phone in a fresh
+browser (whose first page also fetches the favicon).
 """
 
 import json
@@ -78,6 +80,16 @@ def test_stage_puts_the_colab_cell_after_the_title_and_records_alt_texts(tmp_pat
     assert "{{" not in home
 
 
+def test_stage_adds_the_docs_folder_as_pages(tmp_path):
+    root, _ = _fake_repo(tmp_path)
+    (root / "docs").mkdir()
+    (root / "docs" / "instructor-guide.md").write_text("# Instructor's guide\n\nText.\n")
+    site.stage(tmp_path / "staging", root)
+    assert (tmp_path / "staging" / "docs" / "instructor-guide.md").read_text().startswith("# Instructor's guide")
+    home = (tmp_path / "staging" / "index.md").read_text()
+    assert "docs/instructor-guide*" in home and "docs/*" in home
+
+
 def test_a_figure_without_alt_metadata_is_described_from_its_cell(tmp_path):
     root, _ = _fake_repo(tmp_path)
     site.stage(tmp_path / "staging", root)
@@ -121,14 +133,19 @@ def browser_site(tmp_path_factory):
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        browser = playwright.chromium.launch(executable_path=chromium, args=args)
+        phone = None
         try:
-            pages = {}
-            for path in sorted(out.glob("*.html")):
-                pages[path.name] = _visit(browser, base + path.name, base)
-            yield {"out": out, "base": base, "pages": pages, "build_seconds": build_seconds}
+            names = [path.relative_to(out).as_posix() for path in sorted(out.glob("*.html")) + sorted(out.glob("docs/*.html"))]
+            pages = {name: _visit(browser, base + name, base) for name in names}
+            phone = playwright.chromium.launch(executable_path=chromium, args=args)  # fresh: its first page fetches the favicon
+            narrow = {name: _visit(phone, base + name, base, PHONE, _NARROW_FACTS) for name in names}
+            yield {"out": out, "base": base, "pages": pages, "narrow": narrow, "first": names[0], "build_seconds": build_seconds}
         finally:
             browser.close()
+            if phone is not None:
+                phone.close()
             server.shutdown()
             server.server_close()
 
@@ -154,10 +171,42 @@ async () => {
 """
 
 
-def _visit(browser, url, base):
-    context = browser.new_context()
+# A phone 390 CSS pixels wide (an iPhone 12 to 15), as Chromium emulates one.
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+
+_NARROW_FACTS = """
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  const viewport = document.documentElement.clientWidth;
+  const text = m => (m.textContent || '').slice(0, 50);
+  const scrolls = e => { const before = e.scrollLeft; e.scrollLeft = before + 40; const moved = e.scrollLeft > before;
+                         e.scrollLeft = before; return moved; };
+  const display = [], inline = [];
+  for (const m of document.querySelectorAll('mjx-container')) {
+    const math = m.querySelector('mjx-math');
+    if (!math) continue;
+    if (m.getAttribute('display') === 'true') {
+      display.push({text: text(m), wide: m.scrollWidth > m.clientWidth + 1, overflowX: getComputedStyle(m).overflowX,
+                    scrolls: scrolls(m), right: m.getBoundingClientRect().right});
+    } else {  // MyST-NB puts inline math in span.math, which the theme clips (overflow: hidden)
+      const holder = m.closest('span.math') || m;
+      const past = math.getBoundingClientRect().right - holder.getBoundingClientRect().right;
+      if (past > 1) inline.push({text: text(m), overflowX: getComputedStyle(holder).overflowX, scrolls: scrolls(holder),
+                                 right: holder.getBoundingClientRect().right});
+    }
+  }
+  const icon = document.querySelector('link[rel~="icon"]');
+  let favicon = null;
+  if (icon) { const r = await fetch(icon.href); favicon = {status: r.status, type: r.headers.get('content-type')}; }
+  return {viewport, pageWidth: document.documentElement.scrollWidth, display, inline, favicon};
+}
+"""
+
+
+def _visit(browser, url, base, options=None, script=_PAGE_FACTS):
+    context = browser.new_context(**(options or {}))
     page = context.new_page()
-    errors, external = [], []
+    errors, external, failed = [], [], []
 
     def route(route_):
         if route_.request.url.startswith(base) or route_.request.url.startswith(("data:", "blob:")):
@@ -169,11 +218,13 @@ def _visit(browser, url, base):
     page.route("**/*", route)
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    page.on("requestfailed", lambda request: failed.append(request.url) if request.url not in external else None)
+    page.on("response", lambda reply: failed.append(f"{reply.status} {reply.url}") if reply.status >= 400 else None)
     response = page.goto(url, wait_until="load")
-    facts = page.evaluate(_PAGE_FACTS)
+    facts = page.evaluate(script)
     page.wait_for_timeout(50)
     context.close()
-    facts.update(status=response.status if response else None, errors=errors, external=external)
+    facts.update(status=response.status if response else None, errors=errors, external=external, failed=failed)
     return facts
 
 
@@ -198,6 +249,7 @@ def test_every_page_loads_without_console_errors_or_network(browser_site):
         assert facts["status"] == 200, name
         assert facts["errors"] == [], f"{name}: console errors {facts['errors'][:3]}"
         assert facts["external"] == [], f"{name}: fetched from outside the site: {facts['external'][:3]}"
+        assert facts["failed"] == [], f"{name}: failed requests {facts['failed'][:3]}"
 
 
 def test_no_equation_is_left_as_raw_tex(browser_site):
@@ -254,3 +306,33 @@ def test_every_colab_link_opens_the_student_notebook(browser_site):
         for link in facts["links"]:
             if "colab.research.google.com" in link["href"]:
                 assert "/notebooks/" in link["href"] and "/solutions/" not in link["href"], link["href"]
+
+
+# --------------------------------------------------------------------------- #
+# on a phone
+# --------------------------------------------------------------------------- #
+def test_on_a_phone_pages_load_without_errors_and_the_favicon_is_found(browser_site):
+    for name, facts in browser_site["narrow"].items():
+        assert facts["status"] == 200, name
+        assert facts["errors"] == [], f"{name} at 390 px: console errors {facts['errors'][:3]}"
+        assert facts["failed"] == [] and facts["external"] == [], f"{name} at 390 px: {facts['failed'][:3]} {facts['external'][:3]}"
+        assert facts["favicon"] == {"status": 200, "type": "image/svg+xml"}, name
+    # The first page of a fresh browser is the one that asks for the favicon (a 404 is a console error).
+    assert browser_site["narrow"][browser_site["first"]]["errors"] == []
+
+
+def test_on_a_phone_long_equations_scroll_instead_of_being_cut_off(browser_site):
+    wide = 0
+    for name, facts in browser_site["narrow"].items():
+        viewport = facts["viewport"]
+        assert viewport == PHONE["viewport"]["width"], name
+        assert facts["pageWidth"] <= viewport, f"{name}: the page is {facts['pageWidth']} px wide on a {viewport}-px screen"
+        for equation in facts["display"]:
+            assert equation["right"] <= viewport + 0.5, f"{name}: display equation past the screen's edge: {equation}"
+            if equation["wide"]:
+                wide += 1
+                assert equation["overflowX"] in ("auto", "scroll") and equation["scrolls"], f"{name}: cut off, not scrollable: {equation}"
+        for equation in facts["inline"]:
+            assert equation["overflowX"] in ("auto", "scroll") and equation["scrolls"], f"{name}: inline equation cut off: {equation}"
+            assert equation["right"] <= viewport + 0.5, f"{name}: inline equation past the screen's edge: {equation}"
+    assert wide > 0, "no equation is wider than a phone: the test checked nothing"

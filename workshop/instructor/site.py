@@ -11,6 +11,8 @@ configuration in ``site/conf.py``. :func:`build` first lays out a staging folder
 - a copy of each solution notebook whose first cell is an "Open in Colab" badge
   pointing at the *student* notebook in ``notebooks/`` and a link that downloads
   it (the student notebooks are copied to ``<site>/notebooks/``);
+- ``docs/``: a copy of the repository's ``docs/`` folder (the instructor's guide,
+  the developers' page, the command-line reference), listed in the site's menu;
 - ``alt_texts.json``: the alt text of every figure, keyed by the SHA-256 of its
   PNG (MyST-NB's file name for it), taken from the output's ``alt`` metadata
   (which :mod:`workshop.plots` writes) or, for a figure without one, described
@@ -198,13 +200,7 @@ def _home_page(template, readme, pages):
     rest = [n for n in sorted(by_number) if n not in placed]
     if rest:
         table.append("| further sessions | " + ", ".join(f"[{n}]({by_number[n][0]}.ipynb)" for n in rest) + " |")
-    setup = _readme_section(readme, "Quick start")
-    setup += (
-        "\n\nIn Colab, nothing needs installing by hand: the first code cell of every student "
-        "notebook installs this package when (and only when) it runs under Colab.\n\n"
-        "Offline, point `MNIST_PATH` at a copy of `mnist.npz`; without one, everything runs on the "
-        "MNIST sample shipped with the package."
-    )
+    setup = _readme_section(readme, "Quick start")  # local set-up, Colab and working offline
     return (
         template.replace("{{course_map}}", "\n".join(rows))
         .replace("{{timetable}}", "\n".join(table))
@@ -236,6 +232,8 @@ def stage(staging, root=None, progress=None):
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(site, staging, ignore=shutil.ignore_patterns("__pycache__", "home.md"))
+    if (root / "docs").is_dir():  # the instructor's guide and the other docs/*.md become pages (home.md's toctree)
+        shutil.copytree(root / "docs", staging / "docs")
     (staging / "extra" / "notebooks").mkdir(parents=True)
     pages, alt_texts = [], {}
     for path in paths:
