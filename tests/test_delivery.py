@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from workshop.instructor import course, delivery
-from workshop.instructor.notebooks import strip_solutions
+from workshop.instructor.authoring import strip_solutions
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_probability_toolkit.ipynb"

@@ -1,4 +1,4 @@
-"""Tests for workshop.instructor.notebooks: build, check and the command line, on synthetic notebooks."""
+"""Tests for workshop.instructor.authoring (the notebook tool): build, check and the command line, on synthetic notebooks."""
 
 import json
 import os
@@ -12,9 +12,18 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from workshop.instructor import notebooks as tool
+from workshop.instructor import authoring as tool
+from workshop.instructor.authoring.execute import _select
+from workshop.instructor.authoring.files import solution_files
+from workshop.instructor.cli import main as _main
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(argv):
+    """``python -m workshop notebooks ARGV...``, in this process."""
+    return _main(["notebooks", *argv])
+
 
 KL_CELL = '''import numpy as np
 
@@ -334,18 +343,18 @@ def test_check_reports_a_broken_marker_instead_of_crashing(repo):
 def test_cli_build_and_check_exit_codes(repo, capsys):
     solutions, notebooks = repo
     dirs = ["--solutions", str(solutions), "--notebooks", str(notebooks)]
-    assert tool.cli_main(["check", *dirs]) == 1
-    assert tool.cli_main(["build", *dirs]) == 0
-    assert tool.cli_main(["check", *dirs]) == 0
+    assert _cli(["check", *dirs]) == 1
+    assert _cli(["build", *dirs]) == 0
+    assert _cli(["check", *dirs]) == 0
     _write(_solution_notebook(extra_cells=[new_code_cell("### END SOLUTION")]), solutions / "02_other.ipynb")
     capsys.readouterr()
-    assert tool.cli_main(["build", *dirs]) == 1  # a failure, not a usage error
+    assert _cli(["build", *dirs]) == 1  # a failure, not a usage error
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_cli_usage_errors_are_one_line(capsys):
-    assert tool.cli_main(["frobnicate"]) == 2
+    assert _cli(["frobnicate"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
 
@@ -353,15 +362,15 @@ def test_cli_usage_errors_are_one_line(capsys):
 def test_run_rejects_unknown_names_without_touching_files(repo, capsys):
     solutions, _ = repo
     before = (solutions / "01_toy.ipynb").read_bytes()
-    assert tool.cli_main(["run", "07", "--solutions", str(solutions)]) == 1
+    assert _cli(["run", "07", "--solutions", str(solutions)]) == 1
     assert "matches no solution notebook" in capsys.readouterr().err
     assert (solutions / "01_toy.ipynb").read_bytes() == before
 
 
 def test_run_selects_by_number_name_or_file(repo):
-    paths = tool._solution_files(repo[0])
+    paths = solution_files(repo[0])
     for name in ["02", "02_other", "02_other.ipynb", "solutions/02_other.ipynb"]:
-        assert [p.name for p in tool._select([name], paths)] == ["02_other.ipynb"]
+        assert [p.name for p in _select([name], paths)] == ["02_other.ipynb"]
 
 
 def _runnable(fail):
@@ -412,7 +421,7 @@ def test_progress_bar_redraws_collapse_to_what_a_terminal_shows():
     # Regression: `run` stored every redraw of Keras's progress bar (7,929 outputs, 5 MB for notebook 05).
     from nbformat.v4 import new_output
 
-    from workshop.instructor.notebooks import collapse_progress_output, render_terminal
+    from workshop.instructor.authoring import collapse_progress_output, render_terminal
 
     assert render_terminal("1/3 [==>.]\r2/3 [===>]\r3/3 [====] done\nnext") == "3/3 [====] done\nnext"
     assert render_terminal("abc\x08\x08xy") == "axy"
@@ -435,7 +444,7 @@ def test_built_notebooks_are_world_readable(tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from workshop.instructor import notebooks
+    from workshop.instructor import authoring as notebooks
 
     solutions, students = tmp_path / "s", tmp_path / "n"
     solutions.mkdir()

@@ -1,6 +1,6 @@
 """Delivering student notebooks: Colab badge and set-up cell, nbgrader metadata, papermill tag.
 
-:func:`deliver` takes a student notebook (what :func:`workshop.instructor.notebooks.strip_solutions`
+:func:`deliver` takes a student notebook (what :func:`workshop.instructor.authoring.strip_solutions`
 returns) and returns it ready to hand out:
 
 - a Markdown cell at the top with an "Open in Colab" badge that opens *this student
