@@ -342,6 +342,11 @@ def one_line(text, limit=_MAX_MESSAGE):
 
 def _finish(name, status, text, details, verbose, strict):
     result = CheckResult(name, status, one_line(f"{_LABELS[status]} {name}: {text}", 2 * _MAX_MESSAGE), details)
+    return _report(result, verbose, strict)
+
+
+def _report(result, verbose, strict):
+    """Print ``result`` when ``verbose``; raise CheckFailed for a failure in strict mode; return it."""
     if verbose:
         print(result.message)
         result._shown = True

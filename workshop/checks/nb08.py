@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from workshop.checks._core import _finish, _to_numpy, check_function, explain_symbolic_failure, run_symbolic
+from workshop.checks._core import _finish, _report, _to_numpy, check_function, explain_symbolic_failure, run_symbolic
 
 __all__ = ["check_free_bits_kl", "check_kl_warmup_weight", "check_log_mean_exp", "check_optimize_q"]
 
@@ -89,20 +89,7 @@ def _explained(result, name, verbose, strict, where="inside a compiled function"
         else:
             text = text.replace("it works on arrays but fails", "it fails", 1)
         result = _finish(name, "error", text[0].upper() + text[1:] + ".", result.details, False, False)
-    if verbose:
-        print(result.message)
-        result._shown = True
-    if not result.passed and _strict_mode(strict):
-        from workshop.checks._core import CheckFailed
-
-        raise CheckFailed(result.message)
-    return result
-
-
-def _strict_mode(strict):
-    from workshop.checks._core import _strict
-
-    return _strict(strict)
+    return _report(result, verbose, strict)
 
 
 def _finite_compare(received, expected):
