@@ -421,10 +421,10 @@ def test_grade_never_replaces_earlier_reports_without_force(tmp_path):
     assert (out / "grades.csv").read_text() == "student,grade\nalice,A (checked by hand)\n"
     assert sorted(os.listdir(out)) == ["grades.csv"]
     code, stdout, stderr = run_main(["notebooks", "grade", str(submission), "--output", str(out), "--force"])
-    assert code == 0, stderr
+    assert code == 1, stderr  # the class's only file is not a notebook: nothing could be graded
     assert "[1/1] grading" in stderr  # progress on stderr
-    assert "graded 1 submission(s)" in stdout
-    assert sorted(os.listdir(out)) == sorted(grading.REPORT_FILES)
+    assert stderr.strip().splitlines()[-1].startswith("error: none of the 1 submission(s) could be graded")
+    assert sorted(os.listdir(out)) == sorted(grading.REPORT_FILES)  # the reports say so all the same
 
 
 def test_errors_start_lower_case_and_name_what_was_expected(tmp_path):

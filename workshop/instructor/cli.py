@@ -404,13 +404,17 @@ def _add_notebooks(commands):
     )
     grade = jobs.add_parser(
         "grade",
-        help="grade submitted student notebooks (CSV, JSON, summary)",
+        help="grade submitted student notebooks (gradebook, feedback, class report)",
         description="Grade submitted student notebooks: each runs in a fresh kernel, then the course's checks are "
-        "replayed against the student's definitions. Writes grades.csv, grades.json and summary.txt into --output "
-        "(never over the reports of an earlier grading without --force). One progress line per submission on stderr.",
+        "replayed against the student's definitions. Writes into --output: grades.csv, grades.json, summary.txt, "
+        "gradebook.csv (one row per student), gradebook_canvas.csv and gradebook_moodle.csv (to import), "
+        "feedback/<student>.txt and class_report.html (never over the reports of an earlier grading without --force). "
+        "Students are identified from Canvas's, Moodle's and Colab's file names, or by --roster. "
+        "One progress line per submission on stderr. docs/grading-guide.md says how to import the grades.",
         epilog=_exit_statuses(
-            "a missing submission file or solutions folder, or reports in --output that exist already (see --force); "
-            "a submission that is not a notebook, or that fails, is graded as such (status 0)"
+            "a missing submission file or solutions folder, a roster or points file that cannot be read, reports in "
+            "--output that exist already (see --force), or not a single submission that could be graded; "
+            "a class whose students fail, or hand in files that are not notebooks, is graded as such (status 0)"
         ),
         formatter_class=_Formatter,
     )
@@ -425,6 +429,16 @@ def _add_notebooks(commands):
     grade.add_argument("--full", action="store_true", help="run submissions with full settings instead of fast mode")
     grade.add_argument("--no-extra", action="store_true", help="skip the instructor-only extra cases")
     grade.add_argument("--force", action="store_true", help="replace the reports of an earlier grading in --output")
+    grade.add_argument(
+        "--roster",
+        metavar="CSV",
+        help="the class list: Canvas's gradebook export, Moodle's gradebook export or grading worksheet, "
+        "or student,id,sis_id,login,email,section,files (files: file-name patterns)",
+    )
+    grade.add_argument(
+        "--points", metavar="FILE", help='points per exercise: JSON {"gaussian_kl": 2} or CSV exercise,points (default: 1 each)'
+    )
+    grade.add_argument("--assignment", metavar="NAME", help="the assignment's column name in the LMS files (default: the notebook's name)")
     grade.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
 
 

@@ -19,11 +19,20 @@ exercise has no extra cases. A file that is not a notebook, a notebook that is
 not one of the course's, or a kernel that dies gets one clear line, and the
 other submissions are graded all the same.
 
-Writes ``grades.csv`` (one row per student and exercise), ``grades.json``
-(everything) and ``summary.txt`` (one line per submission) into ``--output``.
-The command refuses, before grading anything, a submission file that does not
-exist, a solutions folder without notebooks, and an ``--output`` folder that
-already holds reports (which an instructor may have edited) unless ``--force``.
+Writes into ``--output`` (:mod:`workshop.instructor.gradebook`): ``grades.csv``
+(one row per submission and exercise, with its points), ``grades.json``
+(everything), ``summary.txt`` (one line per submission), ``gradebook.csv`` (one
+row per student: points per exercise, total, maximum), ``gradebook_canvas.csv``
+and ``gradebook_moodle.csv`` (to import into Canvas and Moodle),
+``feedback/<student>.txt`` and ``class_report.html`` (pass rates, the mistakes
+made and how often, a histogram of totals). Students are identified from the
+names Canvas, Moodle and Colab give downloads, or by ``--roster``; ``--points``
+sets the points per exercise (default 1). The command refuses, before grading
+anything, a submission file that does not exist, a solutions folder without
+notebooks, a roster or points file it cannot read, and an ``--output`` folder
+that already holds reports (which an instructor may have edited) unless
+``--force``. It exits 0 when the class was graded, whatever the students
+scored, and 1 when nothing could be graded at all.
 
 Written here rather than with nbgrader's or otter-grader's autograder: neither
 replays the solution's check cells, which name the student's mistake, against
@@ -32,13 +41,12 @@ the student's own definitions. Kernels are run with nbclient.
 
 import ast
 import copy
-import csv
 import json
 import os
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -191,13 +199,10 @@ def _identify(path, nb, course):
 
 
 def _student_name(path, notebook):
-    stem = path.stem
-    if notebook and path.name == notebook:
-        return path.parent.name or stem  # alice/01_probability_toolkit.ipynb -> alice
-    if notebook and stem.startswith(notebook[: -len(".ipynb")]):
-        rest = stem[len(notebook) - len(".ipynb") :].strip("_- .")
-        return rest or path.parent.name or stem
-    return stem
+    """The student's name as the path says (Canvas, Moodle, Colab, folder): :func:`workshop.instructor.roster.student_name`."""
+    from workshop.instructor.roster import student_name
+
+    return student_name(path, notebook)
 
 
 def _run_once(nb, cell_timeout, env, workdir):
@@ -375,26 +380,16 @@ def _summary_line(result):
     return f"{result.student} ({result.notebook}): " + ", ".join(parts) + f"; {result.status}: {result.message}"
 
 
-def write_reports(results, out_dir):
-    """Write grades.csv, grades.json and summary.txt; return their paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path, summary_path = out / "grades.csv", out / "grades.json", out / "summary.txt"
-    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", "file", "notebook", "exercise", "status", "message"])
-        for r in results:
-            if not r.exercises:
-                writer.writerow([r.student, r.file, r.notebook, "", r.status, r.message])
-            for e in r.exercises:
-                writer.writerow([r.student, r.file, r.notebook, e.exercise, e.status, e.message])
-    json_path.write_text(
-        json.dumps([{**asdict(r), "passed": r.passed} for r in results], indent=2, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
-    lines = [_summary_line(r) for r in results]
-    summary_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return csv_path, json_path, summary_path
+def write_reports(results, out_dir, **options):
+    """Write every report into ``out_dir`` (atomically; again after each submission is fine); return their paths.
+
+    ``grades.csv``, ``grades.json`` and ``summary.txt`` come first. ``options``:
+    ``roster``, ``points``, ``assignment`` (:func:`workshop.instructor.gradebook.write_all`).
+    """
+    from workshop.instructor.gradebook import write_all
+
+    written, _ = write_all(results, out_dir, **options)
+    return written
 
 
 def grade(paths, out_dir, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT, fast=True, extra=True, stream=None, progress=None):
@@ -420,7 +415,16 @@ def grade(paths, out_dir, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT,
     return results
 
 
-REPORT_FILES = ("grades.csv", "grades.json", "summary.txt")
+REPORT_FILES = (
+    "grades.csv",
+    "grades.json",
+    "summary.txt",
+    "gradebook.csv",
+    "gradebook_canvas.csv",
+    "gradebook_moodle.csv",
+    "class_report.html",
+    "feedback",
+)
 
 
 def check_inputs(paths, out_dir, solutions_dir=None, force=False):
@@ -448,17 +452,59 @@ def check_inputs(paths, out_dir, solutions_dir=None, force=False):
         )
 
 
+def _known_exercises(solutions_dir):
+    """{(notebook, exercise)} of every solution notebook, for checking a ``--points`` file."""
+    solutions = Path(solutions_dir) if solutions_dir is not None else _root() / "solutions"
+    known = set()
+    for name, path in _course_notebooks(solutions).items():
+        for checker, _, _ in expected_exercises(nbformat.read(str(path), as_version=4)):
+            known.add((name, checker.removeprefix("check_")))
+    return known
+
+
+def report_options(args):
+    """``write_reports``'s options from parsed arguments; ValueError for a roster or points file that cannot be used."""
+    from workshop.instructor import gradebook, roster
+
+    roster_file, points_file = getattr(args, "roster", None), getattr(args, "points", None)
+    return {
+        "roster": roster.load_roster(roster_file) if roster_file else None,
+        "points": gradebook.load_points(points_file, _known_exercises(args.solutions)) if points_file else None,
+        "assignment": getattr(args, "assignment", None),
+    }
+
+
 def run_from_args(args, progress=None):
     """Run ``notebooks grade`` for parsed arguments; return the exit status.
 
-    ``progress``, if given, gets the progress lines (else they go to stdout); the
-    last line, on stdout, says how many were graded and where the reports are.
+    0 when the class was graded (whatever the students scored); 1, with one
+    ``error:`` line on stderr, when not a single submission could be graded
+    (none is a course notebook, or no kernel ran). Bad inputs raise ValueError
+    before any grading. ``progress``, if given, gets the progress lines (else
+    they go to stdout); the last line, on stdout, says how many were graded and
+    where the reports are.
     """
     paths = [Path(p) for p in args.submissions]
     check_inputs(paths, args.output, args.solutions, force=getattr(args, "force", False))
+    options = report_options(args)
 
     results = grade(paths, args.output, args.solutions, args.timeout, fast=not args.full, extra=not args.no_extra, progress=progress)
-    print(f"graded {len(results)} submission(s); reports in {args.output}: {', '.join(REPORT_FILES)}")
+    from workshop.instructor.gradebook import write_all
+
+    _, book = write_all(results, args.output, **options)  # again, with the roster and points
+    for problem in book.problems:
+        (progress or print)(f"note: {problem}")
+    graded = [e for e in book.entries if e.graded]
+    students = sum(1 for row in book.rows if any(e.graded for e in row.entries.values()))
+    if not graded:
+        print(
+            f"error: none of the {len(results)} submission(s) could be graded (see {Path(args.output) / 'summary.txt'})",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"graded {len(graded)} of {len(results)} submission(s), {students} student(s); reports in {args.output}: {', '.join(REPORT_FILES)}"
+    )
     return 0
 
 
