@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 GUIDE = ROOT / "docs" / "instructor-guide.md"
 DEVELOPERS = ROOT / "docs" / "developers.md"
+GRADING = ROOT / "docs" / "grading-guide.md"
 HOME = ROOT / "site" / "home.md"
 # Linked from the README and the guides, written separately: may not exist yet.
 PENDING = set()  # links to files that are still to be written
@@ -86,7 +87,7 @@ def test_readme_keeps_what_the_website_reads():
     assert "## MNIST licence and attribution" in readme and "CC BY-SA 3.0" in readme
 
 
-@pytest.mark.parametrize("path", [README, GUIDE, DEVELOPERS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [README, GUIDE, DEVELOPERS, GRADING], ids=lambda p: p.name)
 def test_relative_links_resolve(path):
     text = re.sub(r"```.*?```", "", _text(path), flags=re.DOTALL)
     for target in re.findall(r"\]\(([^)\s]+)\)", text):

@@ -637,3 +637,15 @@ def test_the_help_says_what_each_exit_status_means(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--roster CSV" in text and "--points FILE" in text and "--assignment NAME" in text
     assert "not a single submission that could be graded" in text and "is graded as such (status 0)" in text
+
+
+def test_the_grading_guide_names_every_column_and_option():
+    root = Path(__file__).resolve().parent.parent
+    guide = (root / "docs" / "grading-guide.md").read_text(encoding="utf-8")
+    for column in [*gradebook.CANVAS_COLUMNS, *gradebook.MOODLE_COLUMNS, *gradebook.MOODLE_TAIL, "Points Possible", "total", "max_points"]:
+        assert f"`{column}`" in guide, column
+    reference = (root / "docs" / "command-line.md").read_text(encoding="utf-8")
+    for option in ("--roster", "--points", "--assignment"):
+        assert f"`{option}" in guide and f"`{option}" in reference, option
+    for name in grading.REPORT_FILES:
+        assert name in guide, name
