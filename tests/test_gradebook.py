@@ -610,6 +610,20 @@ def test_the_command_exits_1_when_nothing_could_be_graded(tmp_path, fake_grading
     assert (tmp_path / "out" / "summary.txt").is_file()  # the reports still say what happened
 
 
+def test_the_command_exits_1_with_one_line_when_a_report_cannot_be_written(tmp_path, fake_grading, capsys, monkeypatch):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / NB).write_text("{}")
+    fake_grading[NB] = ["pass", "pass", "pass"]
+
+    def full_disk(path, text, mode=0o644):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(gradebook, "write_text_atomic", full_disk)
+    assert _grade(tmp_path) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "No space left on device" in err[0]
+
+
 @pytest.mark.parametrize(
     "option, text, expected",
     [

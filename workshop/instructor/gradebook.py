@@ -32,7 +32,7 @@ import math
 import os
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -261,7 +261,9 @@ def build(results, roster=None, points=None, assignment=None):
         if kept is None:
             row.entries[nb] = entry
             continue
-        newer, older = sorted((kept, entry), key=lambda e: (e.mtime is not None, e.mtime or 0, _natural(Path(e.result.file).with_suffix(""))))[::-1]
+        newer, older = sorted(
+            (kept, entry), key=lambda e: (e.mtime is not None, e.mtime or 0, _natural(Path(e.result.file).with_suffix("")))
+        )[::-1]
         row.entries[nb] = newer
         older.superseded_by = newer.result.file
         row.superseded.append(older)
@@ -410,7 +412,7 @@ def _summary(book):
 
     lines = []
     for entry in book.entries:
-        line = _summary_line(entry.result).replace(entry.result.student, _line(entry.student), 1)
+        line = _summary_line(replace(entry.result, student=entry.student))
         if entry.result.exercises:
             line += f"; {_number(entry.total)}/{_number(entry.maximum)} points"
         if entry.superseded_by:
