@@ -165,7 +165,7 @@ def render(book, graded_at):
         parts.append(f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="{_e(alt)}" width="640" height="320">')
         parts.append(
             _table(
-                "Totals",
+                "Totals in points, over the students with a grade",
                 ["statistic", "points"],
                 [
                     ("students graded", len(totals)),

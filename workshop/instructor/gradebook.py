@@ -239,7 +239,7 @@ def build(results, roster=None, points=None, assignment=None):
             entry.points.append(worth if e.status == PASS else 0)
         entries.append(entry)
 
-    notebooks, exercises = [], {}
+    exercises = {}
     for entry in entries:
         nb = entry.result.notebook
         if nb and entry.result.exercises and nb not in exercises:
