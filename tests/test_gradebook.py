@@ -119,7 +119,7 @@ def test_a_canvas_export_is_a_roster_and_matches_canvas_downloads_by_user_id(tmp
     path.write_text("\ufeff" + CANVAS_ROSTER, encoding="utf-8")  # Excel's byte-order mark
     students = roster.load_roster(path)
     assert [s.name for s in students] == ["Smith, John", "Doe, Jane"]  # Points Possible and the test student left out
-    assert students[0] == roster.Student("Smith, John", "12345", "S001", "jsmith", "", "Section A")
+    assert students[0] == roster.Student("Smith, John", "12345", "", "S001", "jsmith", "", "Section A")
     origin = roster.parse_download_name("smithjohn_LATE_12345_678901_01_probability_toolkit.ipynb", NB)
     assert roster.match_roster("smithjohn_LATE_12345_678901_01_probability_toolkit.ipynb", origin, students) == 0
     renamed = roster.Origin("someone else", "canvas", "222")
@@ -147,16 +147,18 @@ def test_a_moodle_grading_worksheet_matches_by_participant_number(tmp_path):
     path = tmp_path / "worksheet.csv"
     path.write_text(MOODLE_WORKSHEET, encoding="utf-8")
     (jane,) = roster.load_roster(path)
-    assert (jane.name, jane.lms_id, jane.email) == ("Jane Doe", "123456", "jane@uni.example")
+    assert (jane.name, jane.participant, jane.canvas_id, jane.email) == ("Jane Doe", "123456", "", "jane@uni.example")
     file = "J. Doe_123456_assignsubmission_file_/01_probability_toolkit.ipynb"
     assert roster.match_roster(file, roster.parse_download_name(file, NB), [jane]) == 0
 
 
 def test_file_patterns_in_the_roster_identify_colab_copies_in_one_folder(tmp_path):
     path = tmp_path / "roster.csv"
-    path.write_text("student,email,files\nAda Lovelace,ada@uni.example,ada_*.ipynb;*lovelace*\nAlan Turing,alan@uni.example,\n")
+    path.write_text(
+        "student,canvas_id,email,files\nAda Lovelace,11,ada@uni.example,ada_*.ipynb;*lovelace*\nAlan Turing,12,alan@uni.example,\n"
+    )
     students = roster.load_roster(path)
-    assert students[0].files == ("ada_*.ipynb", "*lovelace*")
+    assert students[0].files == ("ada_*.ipynb", "*lovelace*") and students[1].canvas_id == "12"
     for file, expected in [("in/ada_01.ipynb", 0), ("in/Copy of 01_probability_toolkit LOVELACE.ipynb", 0), ("in/alan/" + NB, 1)]:
         assert roster.match_roster(file, roster.parse_download_name(file, NB), students) == expected, file
 
@@ -259,7 +261,7 @@ def test_the_gradebook_has_one_row_per_student_with_points_total_and_maximum(can
     assert list(rows) == ["Smith, John", "Doe, Jane", "Kim, Carol", "Absent, Al"]
     john, jane, kim, al = rows.values()
     assert [john[f"01_probability_toolkit/{e}"] for e in EXERCISES] == ["1", "0", "1"]
-    assert (john["total"], john["max_points"], john["student_id"], john["sis_id"], john["section"]) == (
+    assert (john["total"], john["max_points"], john["canvas_id"], john["sis_id"], john["section"]) == (
         "2",
         "4",
         "12345",
@@ -293,6 +295,7 @@ def test_the_moodle_file_has_the_worksheet_columns_and_the_gradebook_import_iden
         ("Smith, John", "2", "4", "S001"),
         ("Doe, Jane", "3", "4", "S002"),
     ]
+    assert [r["Identifier"] for r in rows] == ["", ""]  # a Canvas ID is not a Moodle participant number
     assert rows[0]["Feedback comments"] == f"{NB}: 2 of 4 points (not passed: gaussian_kl)."
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", rows[0]["Last modified (grade)"])
     # A Moodle class: the participant number from the download name fills the worksheet's Identifier.
@@ -300,6 +303,24 @@ def test_the_moodle_file_has_the_worksheet_columns_and_the_gradebook_import_iden
     _, book = gradebook.write_all([submission(file, ["pass", "pass", "pass"])], tmp_path / "moodle")
     (row,) = read_dicts(tmp_path / "moodle" / "gradebook_moodle.csv")
     assert (row["Identifier"], row["Full name"], row["Grade"]) == ("Participant 123456", "Jane Doe", "3")
+
+
+def test_a_moodle_class_with_moodles_export_as_roster_gets_every_identifier(tmp_path):
+    (tmp_path / "moodle.csv").write_text(MOODLE_EXPORT, encoding="utf-8")
+    students = roster.load_roster(tmp_path / "moodle.csv")
+    results = [
+        submission(tmp_path / "Zoë Ångström_77_assignsubmission_file_" / NB, ["pass", "pass", "pass"]),
+        submission(tmp_path / "Bob Lee_78_assignsubmission_file_" / f"Copy of {NB}", ["pass", "fail", "pass"]),
+    ]
+    gradebook.write_all(results, tmp_path / "out", roster=students)
+    rows = read_dicts(tmp_path / "out" / "gradebook_moodle.csv")
+    assert [(r["Identifier"], r["Full name"], r["Email address"], r["ID number"], r["Grade"]) for r in rows] == [
+        ("Participant 77", "Zoë Ångström", "zoe@uni.example", "M-17", "3"),
+        ("Participant 78", "Bob Lee", "blee@uni.example", "M-18", "2"),
+    ]
+    book = read_dicts(tmp_path / "out" / "gradebook.csv")
+    assert [(r["canvas_id"], r["participant"]) for r in book] == [("", "77"), ("", "78")]
+    assert {r["student_key"] for r in read_dicts(tmp_path / "out" / "grades.csv")} == {"roster line 2", "roster line 3"}
 
 
 def test_the_earlier_reports_keep_their_fields_and_gain_points(canvas_class):

@@ -433,7 +433,7 @@ def _add_notebooks(commands):
         "--roster",
         metavar="CSV",
         help="the class list: Canvas's gradebook export, Moodle's gradebook export or grading worksheet, "
-        "or student,id,sis_id,login,email,section,files (files: file-name patterns)",
+        "or student,canvas_id,participant,sis_id,login,email,section,files (files: file-name patterns)",
     )
     grade.add_argument(
         "--points", metavar="FILE", help='points per exercise: JSON {"gaussian_kl": 2} or CSV exercise,points (default: 1 each)'

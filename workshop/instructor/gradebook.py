@@ -139,7 +139,7 @@ class Entry:
     result: object  # grading.SubmissionGrade
     origin: Origin
     student: str  # the name reports use
-    key: str  # who it is: "roster:3", "canvas:12345", "moodle:678", "name:alicesmith", "file:..."
+    key: str  # who it is: "roster line 3", "canvas:12345", "moodle:678", "name:alicesmith", "file:..."
     roster_index: object = None
     points: list = field(default_factory=list)  # per exercise
     max_points: list = field(default_factory=list)
@@ -225,7 +225,7 @@ def build(results, roster=None, points=None, assignment=None):
             origin = Origin("", "", original=origin.original)  # every file in one folder: the folder is not a student's
         index = match_roster(result.file, origin, roster) if roster else None
         if index is not None:
-            name, key = roster[index].name, f"roster:{index}"
+            name, key = roster[index].name, _roster_key(roster, index)
         elif origin.lms in ("canvas", "moodle") and origin.lms_id:
             name, key = origin.name, f"{origin.lms}:{origin.lms_id}"
         elif origin.name:
@@ -294,13 +294,17 @@ def build(results, roster=None, points=None, assignment=None):
     if roster:
         present = {row.key for row in rows}
         for index, student in enumerate(roster):
-            if f"roster:{index}" not in present:
-                rows.append(Row(student.name, f"roster:{index}", student, None, notes=["no submission"]))
+            if _roster_key(roster, index) not in present:
+                rows.append(Row(student.name, _roster_key(roster, index), student, None, notes=["no submission"]))
     if assignment and len(notebooks) > 1:
         problems.append(
             f"--assignment {assignment!r} names one column, but {len(notebooks)} notebooks were graded: columns are named after the notebooks"
         )
     return Gradebook(entries, rows, notebooks, exercises, problems, assignment)
+
+
+def _roster_key(roster, index):
+    return f"roster line {roster[index].line or index + 2}"
 
 
 def _row_entries(row):
@@ -361,13 +365,16 @@ def _csv_text(rows):
     return buffer.getvalue()
 
 
-def _student_id(row):
+def _ids(row):
+    """(Canvas ID, Moodle participant number) of a student: the roster's, else the download name's."""
     student, origin = row.student, row.origin
-    return (student.lms_id if student else "") or (origin.lms_id if origin else "")
+    canvas = (student.canvas_id if student else "") or (origin.lms_id if origin and origin.lms == "canvas" else "")
+    moodle = next((e.origin.lms_id for e in _row_entries(row) if e.origin.lms == "moodle"), "") or (student.participant if student else "")
+    return canvas, moodle
 
 
 def _grades_csv(book):
-    rows = [["student", "file", "notebook", "exercise", "status", "message", "points", "max_points", "student_id", "superseded_by"]]
+    rows = [["student", "file", "notebook", "exercise", "status", "message", "points", "max_points", "student_key", "superseded_by"]]
     for entry in book.entries:
         r = entry.result
         if not r.exercises:
@@ -399,7 +406,7 @@ def _grades_json(book):
         record.update(
             points=entry.total,
             max_points=entry.maximum,
-            student_id=entry.key,
+            student_key=entry.key,
             late=entry.origin.late,
             superseded_by=entry.superseded_by or None,
         )
@@ -422,7 +429,7 @@ def _summary(book):
 
 
 def _gradebook_csv(book):
-    header = ["student", "student_id", "sis_id", "login", "email", "section"]
+    header = ["student", "canvas_id", "participant", "sis_id", "login", "email", "section"]
     for nb in book.notebooks:
         stem = nb.removesuffix(".ipynb")
         header += [f"{stem}/{exercise}" for exercise, _ in book.exercises[nb]]
@@ -432,7 +439,7 @@ def _gradebook_csv(book):
     rows = [header]
     for row in book.rows:
         s = row.student or Student(row.name)
-        line = [row.name, _student_id(row), s.sis_id, s.login, s.email, s.section]
+        line = [row.name, *_ids(row), s.sis_id, s.login, s.email, s.section]
         for nb in book.notebooks:
             entry = row.entries.get(nb)
             if entry is None or not entry.graded:
@@ -454,8 +461,7 @@ def _canvas_csv(book):
         if not any(cells):
             continue  # nothing to import: a blank cell would change nothing anyway
         s = row.student or Student(row.name)
-        canvas_id = s.lms_id or (row.origin.lms_id if row.origin and row.origin.lms == "canvas" else "")
-        rows.append([_line(row.name), canvas_id, s.sis_id, s.login, s.section, *cells])
+        rows.append([_line(row.name), _ids(row)[0], s.sis_id, s.login, s.section, *cells])
     return _csv_text(rows)
 
 
@@ -468,7 +474,7 @@ def _moodle_csv(book, graded_at):
         if not graded:
             continue
         s = row.student or Student(row.name)
-        participant = s.lms_id or (row.origin.lms_id if row.origin and row.origin.lms == "moodle" else "")
+        participant = _ids(row)[1]
         line = [f"Participant {participant}" if participant else "", _line(row.name), s.email, s.sis_id]
         if several:
             line += [_number(row.entries[nb].total) if nb in graded else "" for nb in columns]
@@ -528,7 +534,7 @@ def _write_feedback(book, out, graded_at):
     if index_path.exists():
         with open(index_path, newline="", encoding="utf-8") as handle:
             previous = {row.get("file", "") for row in csv.DictReader(handle)}
-    taken, index = set(), [["student", "student_id", "email", "file"]]
+    taken, index = set(), [["student", "canvas_id", "participant", "email", "file"]]
     for row in book.rows:
         if not (row.entries or row.unreadable):
             continue
@@ -536,7 +542,7 @@ def _write_feedback(book, out, graded_at):
         row.feedback_file = f"{name}.txt"
         path = folder / row.feedback_file
         write_text_atomic(path, _feedback_text(row, book, graded_at))
-        index.append([row.name, _student_id(row), row.student.email if row.student else "", row.feedback_file])
+        index.append([row.name, *_ids(row), row.student.email if row.student else "", row.feedback_file])
     for stale in previous - {row.feedback_file for row in book.rows}:  # written by an earlier call, for a name that changed
         if stale and "/" not in stale and stale.endswith(".txt"):
             (folder / stale).unlink(missing_ok=True)

@@ -17,7 +17,7 @@ import fnmatch
 import io
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["ROSTER_FORMS", "Origin", "Student", "clean_file_name", "load_roster", "match_roster", "parse_download_name", "student_name"]
@@ -111,23 +111,26 @@ class Student:
     """One row of ``--roster``: the student's name and whatever identifies them to the LMS."""
 
     name: str
-    lms_id: str = ""  # Canvas's ID; Moodle's participant number (the worksheet's "Participant 123456")
+    canvas_id: str = ""  # Canvas's ID: the user ID in Canvas's download names
+    participant: str = ""  # Moodle's participant number: the worksheet's "Participant 123456", in Moodle's download names
     sis_id: str = ""  # Canvas's SIS User ID; Moodle's ID number
     login: str = ""  # Canvas's SIS Login ID; Moodle's username
     email: str = ""
     section: str = ""
     files: tuple = ()  # file-name patterns (fnmatch, ";"-separated in the CSV)
+    line: int = field(default=0, compare=False)  # its line in the roster file
 
 
 # Header (lower case) -> field. Canvas's gradebook export, Moodle's gradebook export and grading
-# worksheet, and the course's own form (student, id, sis_id, login, email, section, files).
+# worksheet, and the course's own form (student, canvas_id, participant, sis_id, login, email, section, files).
 _ROSTER_HEADERS = {
     "student": "name",
     "name": "name",
     "full name": "name",
-    "id": "lms_id",
-    "identifier": "lms_id",
-    "participant": "lms_id",
+    "id": "canvas_id",
+    "canvas_id": "canvas_id",
+    "identifier": "participant",
+    "participant": "participant",
     "sis user id": "sis_id",
     "sis_id": "sis_id",
     "id number": "sis_id",
@@ -145,7 +148,7 @@ ROSTER_FORMS = (
     "Canvas's gradebook export (Student, ID, SIS User ID, SIS Login ID, Section), "
     "Moodle's gradebook export (First name, Last name, ID number, Email address), "
     "Moodle's grading worksheet (Identifier, Full name, Email address) "
-    "or student,id,sis_id,login,email,section,files"
+    "or student,canvas_id,participant,sis_id,login,email,section,files"
 )
 
 
@@ -181,10 +184,12 @@ def load_roster(path):
         name = cell("name") or " ".join(row[i].strip() for i in (first, last) if i is not None and i < len(row)).strip()
         if not name or "points possible" in name.lower() or name.lower() in ("student, test", "test student"):
             continue  # Canvas's second row and its Student View account
-        lms_id = re.sub(r"^participant\s*", "", cell("lms_id"), flags=re.IGNORECASE)
+        participant = re.sub(r"^participant\s*", "", cell("participant"), flags=re.IGNORECASE)
         files = tuple(p.strip() for p in cell("files").split(";") if p.strip())
-        student = Student(name, lms_id, cell("sis_id"), cell("login"), cell("email"), cell("section"), files)
-        for key in ("lms_id", "sis_id", "email"):
+        student = Student(
+            name, cell("canvas_id"), participant, cell("sis_id"), cell("login"), cell("email"), cell("section"), files, number
+        )
+        for key in ("canvas_id", "participant", "sis_id", "email"):
             value = getattr(student, key)
             if value and (key, value.lower()) in seen:
                 raise ValueError(
@@ -231,7 +236,8 @@ def match_roster(path, origin, roster):
             if fnmatch.fnmatch(path.name.casefold(), pattern.casefold()) or fnmatch.fnmatch(path.as_posix().casefold(), pattern.casefold()):
                 return index
     if origin.lms_id:
-        found = [i for i, s in enumerate(roster) if s.lms_id == origin.lms_id]
+        field_name = "canvas_id" if origin.lms == "canvas" else "participant"
+        found = [i for i, s in enumerate(roster) if getattr(s, field_name) == origin.lms_id]
         if len(found) == 1:
             return found[0]
     wanted = _key(origin.name)
