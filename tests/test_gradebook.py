@@ -392,6 +392,15 @@ def test_unicode_and_newline_names_keep_their_name_in_the_csv_and_get_safe_file_
     assert [gradebook.safe_file_name(n, taken) for n in ("Ann Lee", "ann lee", "Ann\tLee")] == ["Ann_Lee", "ann_lee-2", "Ann_Lee-3"]
 
 
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_written_as_text(tmp_path):
+    results = [submission(tmp_path / "subs" / '01_probability_toolkit =HYPERLINK("x").ipynb', ["pass"] * 3)]
+    gradebook.write_all(results, tmp_path / "out")
+    for name in ("gradebook.csv", "gradebook_canvas.csv", "gradebook_moodle.csv", "grades.csv"):
+        rows = read_csv(tmp_path / "out" / name)
+        cells = [cell for row in rows for cell in row]
+        assert '\'=HYPERLINK("x")' in cells and not any(cell.startswith("=") for cell in cells), name
+
+
 def test_the_newest_file_of_a_student_counts_then_the_name_order(tmp_path):
     folder = tmp_path / "alice"
     folder.mkdir()

@@ -358,10 +358,19 @@ def _line(text):
 # --------------------------------------------------------------------------- #
 # writing
 # --------------------------------------------------------------------------- #
+def _cell(value):
+    """A text cell that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) gets a leading ``'`` (OWASP's CSV injection advice).
+
+    A student chooses the file name that can become their name here.
+    """
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _csv_text(rows):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerows(rows)
+    writer.writerows([_cell(value) for value in row] for row in rows)
     return buffer.getvalue()
 
 
