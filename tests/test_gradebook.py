@@ -74,6 +74,8 @@ def read_dicts(path):
         ("subs/01_probability_toolkit_bob.ipynb", "bob", "file", "", False),
         ("subs/Copy of 01_probability_toolkit - Bob Lee (1).ipynb", "Bob Lee", "file", "", False),
         ("subs/Bob Lee - 01_probability_toolkit.ipynb", "Bob Lee", "file", "", False),
+        ("subs/Bob Lee - Copy of 01_probability_toolkit (1).ipynb", "Bob Lee", "file", "", False),
+        ("subs/Copy of 01_probability_toolkit (1) - Bob Lee.ipynb", "Bob Lee", "file", "", False),
     ],
 )
 def test_download_names_of_each_lms_say_who_handed_in(path, name, lms, lms_id, late):

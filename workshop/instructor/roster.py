@@ -55,6 +55,7 @@ _MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_file_(?P
 # Colab and browsers: "Copy of X.ipynb", "Copy of Copy of X.ipynb", "X (1).ipynb"; Canvas: "X-1.ipynb".
 _COPY_OF = re.compile(r"^(?:copy of\s+)+", re.IGNORECASE)
 _NUMBERED = re.compile(r"(?:\s*\(\d+\)|-\d+)+$")
+_DECORATIONS = re.compile(r"\(\d+\)|\bcopy of\b", re.IGNORECASE)  # the same, anywhere in the rest of a name
 _SEPARATORS = "_- .,"
 
 
@@ -90,7 +91,7 @@ def parse_download_name(path, notebook=None):
             return Origin(path.parent.name, "folder", original=original) if path.parent.name else Origin("", "", original=original)
         at = lowered.find(course.lower())
         if at >= 0:  # "05_vae_mnist_bob", "Bob Smith - 05_vae_mnist"
-            rest = (stem[:at] + " " + stem[at + len(course) :]).strip(_SEPARATORS + " ")
+            rest = " ".join(_DECORATIONS.sub(" ", stem[:at] + " " + stem[at + len(course) :]).split()).strip(_SEPARATORS)
             if rest:
                 return Origin(rest, "file", original=original)
             return Origin(path.parent.name, "folder", original=original)
