@@ -413,13 +413,14 @@ def _add_notebooks(commands):
         "One progress line per submission on stderr. docs/grading-guide.md says how to import the grades.",
         epilog=_exit_statuses(
             "a missing submission file or solutions folder, a roster or points file that cannot be read, reports in "
-            "--output that exist already (see --force), or not a single submission that could be graded; "
+            "--output that exist already (see --force), a report that cannot be written, or not a single submission "
+            "that could be graded; "
             "a class whose students fail, or hand in files that are not notebooks, is graded as such (status 0)"
         ),
         formatter_class=_Formatter,
     )
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb", help="student notebooks to grade")
-    grade.add_argument("--output", metavar="DIR", help="folder for grades.csv, grades.json, summary.txt (required)")
+    grade.add_argument("--output", metavar="DIR", help="folder for the gradebook, feedback and reports (required)")
     _old_spelling(grade, "--out", "output", metavar="DIR")
     grade.add_argument("--solutions", metavar="DIR", help="solution notebooks (default: <repo>/solutions)")
     grade.add_argument(
