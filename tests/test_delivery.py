@@ -106,3 +106,11 @@ def test_deliver_is_idempotent_and_checks_its_argument(delivered):
     assert delivery.deliver(nb, NAME) == nb
     with pytest.raises(ValueError, match="ending in .ipynb. Received: '01'"):
         delivery.deliver(nb, "01")
+
+
+def test_the_nbval_markers_of_the_solution_are_left_out(delivered):
+    solution, nb = delivered
+    assert any("# NBVAL_CHECK_OUTPUT" in cell.source for cell in solution.cells)
+    assert not any("NBVAL" in cell.source for cell in nb.cells)
+    marked = next(cell for cell in solution.cells if cell.source.startswith("# NBVAL_CHECK_OUTPUT\n"))
+    assert any(cell.source == marked.source.split("\n", 1)[1] for cell in nb.cells)  # only the marker line goes

@@ -9,7 +9,9 @@ returns) and returns it ready to hand out:
   pip-installs the ``workshop`` package from the course repository (TensorFlow, Keras
   and NumPy are not pinned: Colab's own are used), and otherwise does nothing;
 - the first code cell after that (the switches and the seed) tagged ``parameters``,
-  the papermill convention, so a notebook can be re-run with other switches.
+  the papermill convention, so a notebook can be re-run with other switches;
+- no nbval comment lines (``# NBVAL_CHECK_OUTPUT``): they tell the tests which
+  outputs of a *solution* to compare, and mean nothing to a student.
 
 No nbgrader metadata is written (an earlier version wrote ``grade_id``/``points``):
 the check cells only raise under ``WORKSHOP_STRICT_CHECKS=1``, so nbgrader's
@@ -43,6 +45,8 @@ PARAMETERS_TAG = "parameters"
 # A check cell calls a checker: ``checks.nb01.check_kl_divergence(kl_divergence)``.
 CHECK_CALL = re.compile(r"\bchecks\.(nb\d+)\.(check_\w+)\s*\(")
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+# An nbval comment line of a solution's code cell (# NBVAL_CHECK_OUTPUT), left out of the student version.
+NBVAL_LINE = re.compile(r"^[ \t]*#[ \t]*NBVAL_\w+[^\n]*(?:\n|$)", re.MULTILINE)
 
 
 def check_calls(source):
@@ -100,9 +104,11 @@ def deliver(nb, notebook_name, repository=None, branch=None):
     first_code_seen = False
     for cell in cells:
         cell.setdefault("metadata", nbformat.NotebookNode()).pop("nbgrader", None)
-        if cell.cell_type == "code" and not first_code_seen:
-            first_code_seen = True
-            _add_tag(cell, PARAMETERS_TAG)
+        if cell.cell_type == "code":
+            cell.source = NBVAL_LINE.sub("", cell.source if isinstance(cell.source, str) else "".join(cell.source))
+            if not first_code_seen:
+                first_code_seen = True
+                _add_tag(cell, PARAMETERS_TAG)
     badge = nbformat.v4.new_markdown_cell(_badge_source(notebook_name, repository, branch))
     badge.metadata = nbformat.NotebookNode({"tags": [BADGE_TAG]})
     setup = nbformat.v4.new_code_cell(colab_setup_source(repository, branch))
