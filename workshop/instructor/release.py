@@ -202,8 +202,10 @@ def _toml_value(value):
 
 def student_pyproject(pyproject_text):
     """The edition's pyproject.toml: the package's metadata and dependencies; no scripts, no instructor extras."""
-    import tomllib
-
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        raise ReleaseError("Expected Python 3.11 or later to read pyproject.toml (tomllib). Received: Python 3.10.") from None
     project = tomllib.loads(pyproject_text)["project"]
     fields = [
         f"{key} = {_toml_value(project[key])}"
