@@ -35,6 +35,7 @@ source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 html_theme = "sphinx_book_theme"
 html_title = "VAE Workshop"
 html_static_path = ["_static"]
+templates_path = ["_templates"]  # search-button-field.html: the search button's name holds its visible text
 html_css_files = ["workshop.css"]  # long equations scroll on narrow screens; see the file
 html_favicon = "_static/favicon.svg"  # without one, browsers log a 404 for /favicon.ico
 html_extra_path = ["extra"]  # extra/notebooks/*.ipynb -> <site>/notebooks/*.ipynb

@@ -1,4 +1,4 @@
-"""The instructor's command line: ``python -m workshop train|evaluate|export|likelihood|notebooks|site``.
+"""The instructor's command line: ``python -m workshop train|evaluate|export|likelihood|notebooks|site|release``.
 
 ``train`` fits a VAE on MNIST and leaves everything an instructor needs in one
 run folder (:func:`workshop.instructor.training.train_and_evaluate`); ``evaluate`` measures
@@ -7,7 +7,8 @@ pretrained weights and ``likelihood`` records their test log-likelihood
 (:mod:`workshop.instructor.export`); ``notebooks`` builds, checks, runs and grades
 the course notebooks (:mod:`workshop.instructor.authoring`,
 :mod:`workshop.instructor.grading`); ``site`` builds and serves the course website
-(:mod:`workshop.instructor.site`). ``docs/command-line.md`` is the reference.
+(:mod:`workshop.instructor.site`); ``release`` writes the student edition
+(:mod:`workshop.instructor.release`). ``docs/command-line.md`` is the reference.
 
 Examples::
 
@@ -58,7 +59,7 @@ GRADE_TIMEOUT = 120
 RUN_TIMEOUT = 1800
 SITE_PORT = 8000
 
-COMMAND_NAMES = ("train", "evaluate", "export", "likelihood", "notebooks", "site")
+COMMAND_NAMES = ("train", "evaluate", "export", "likelihood", "notebooks", "site", "release")
 
 
 class UsageError(Exception):
@@ -464,8 +465,10 @@ def _add_site(commands):
     jobs = site.add_subparsers(dest="job", metavar="JOB", required=True, parser_class=_Parser)
     build = jobs.add_parser(
         "build",
-        help="build the static site from the executed solutions/ into build/site",
-        description="Build the static site from the executed solution notebooks with Sphinx (about a minute). "
+        help="build the students' site (or with --solutions the instructor's) into build/site",
+        description="Build the static site with Sphinx (about a minute): by default the students' site (the student "
+        "notebooks with the outputs that give no answer away, no answers), with --solutions the instructor's (the "
+        "executed solution notebooks and docs/). "
         "Its sources are staged in a temporary folder of its own, removed afterwards; a non-empty --output folder "
         "is only written into when it holds a site built earlier. One progress line per step on stderr.",
         epilog=_exit_statuses(
@@ -476,6 +479,9 @@ def _add_site(commands):
     )
     build.add_argument("--output", metavar="DIR", help="output folder (default: <repo>/build/site)")
     _old_spelling(build, "--out", "output", metavar="DIR")
+    build.add_argument("--solutions", action="store_true", help="build the instructor's site: solution notebooks with answers, and docs/")
+    build.add_argument("--repository", metavar="URL", help="where the Colab buttons point (default: workshop/instructor/course.py's)")
+    build.add_argument("--ref", metavar="REF", help="the branch, tag or commit of --repository they open (default: course.py's)")
     build.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
     serve = jobs.add_parser(
         "serve",
@@ -486,6 +492,29 @@ def _add_site(commands):
     )
     serve.add_argument("--port", type=_port, default=SITE_PORT, help=f"(default: {SITE_PORT}; 0 picks a free one)")
     serve.add_argument("--dir", metavar="DIR", help="site folder (default: <repo>/build/site)")
+
+
+def _add_release(commands):
+    release = commands.add_parser(
+        "release",
+        help="write the student edition (no answers) into a folder of its own",
+        description="Write what students get into OUT, a folder meant to become its own git repository: the student "
+        "notebooks, the students' library, a student README, requirements.txt, pyproject.toml and LICENSE; no solutions, "
+        "no instructor tools. Every file is scanned for answers first. The Colab badges and install cell point at the "
+        "edition's repository, pinned to --ref.",
+        epilog=_exit_statuses(
+            "no or a bad --repository or --ref (a branch such as main without --allow-branch), an OUT folder that is "
+            "neither new, empty nor an earlier release (--force replaces one), or an edition that would give answers away"
+        ),
+        formatter_class=_Formatter,
+    )
+    release.add_argument("out", metavar="OUT", help="the edition's folder")
+    release.add_argument(
+        "--repository", metavar="URL", help="https://github.com/OWNER/NAME of the edition's repository (default: OUT's git origin)"
+    )
+    release.add_argument("--ref", metavar="TAG_OR_SHA", help="the tag or commit of that repository that Colab pins (required)")
+    release.add_argument("--allow-branch", action="store_true", help="accept a branch such as main as --ref (or none: main)")
+    release.add_argument("--force", action="store_true", help="replace an earlier release in OUT")
 
 
 def build_parser(preset=None):
@@ -504,6 +533,7 @@ def build_parser(preset=None):
     _add_export(commands)
     _add_notebooks(commands)
     _add_site(commands)
+    _add_release(commands)
     return parser
 
 
@@ -661,9 +691,16 @@ def _site(args):
     from workshop.instructor import site
 
     if args.job == "build":
-        site.build(args.output, progress=_progress(args))
+        site.build(args.output, progress=_progress(args), solutions=args.solutions, repository=args.repository, ref=args.ref)
     else:
         site.serve(args.dir, args.port)
+    return 0
+
+
+def _release(args):
+    from workshop.instructor import release
+
+    release.release(args.out, args.repository, args.ref, force=args.force, allow_branch=args.allow_branch)
     return 0
 
 
@@ -674,6 +711,7 @@ COMMANDS = {
     "likelihood": _likelihood,
     "notebooks": _notebooks,
     "site": _site,
+    "release": _release,
 }
 
 

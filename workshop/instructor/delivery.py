@@ -1,4 +1,4 @@
-"""Delivering student notebooks: Colab badge and set-up cell, nbgrader metadata, papermill tag.
+"""Delivering student notebooks: Colab badge and set-up cell, papermill tag.
 
 :func:`deliver` takes a student notebook (what :func:`workshop.instructor.authoring.strip_solutions`
 returns) and returns it ready to hand out:
@@ -10,13 +10,18 @@ returns) and returns it ready to hand out:
   and NumPy are not pinned: Colab's own are used), and otherwise does nothing;
 - the first code cell after that (the switches and the seed) tagged ``parameters``,
   the papermill convention, so a notebook can be re-run with other switches;
-- nbgrader-compatible metadata on every cell that matters: exercise cells are
-  "autograded answer" cells (``solution: true``), check cells are locked
-  "autograder tests" cells worth points, with the checker's name as ``grade_id``
-  (the name :mod:`workshop.instructor.grading` finds exercises by), written answers are
-  "manually graded answer" cells, and the badge and set-up cells are locked.
+- no nbval comment lines (``# NBVAL_CHECK_OUTPUT``): they tell the tests which
+  outputs of a *solution* to compare, and mean nothing to a student.
 
-The repository address lives in :mod:`workshop.instructor.course` only.
+No nbgrader metadata is written (an earlier version wrote ``grade_id``/``points``):
+the check cells only raise under ``WORKSHOP_STRICT_CHECKS=1``, so nbgrader's
+autograder would give a wrong answer full marks. The course's own grader
+(:mod:`workshop.instructor.grading`) finds exercises by the checker each check cell
+calls (:func:`check_calls`), which needs no metadata. :func:`deliver` removes an
+``nbgrader`` block left by that earlier version.
+
+The repository address lives in :mod:`workshop.instructor.course` only; a student
+edition (:mod:`workshop.instructor.release`) passes its own address and ref.
 """
 
 import copy
@@ -29,7 +34,6 @@ from workshop.instructor import course
 
 __all__ = [
     "CHECK_CALL",
-    "NBGRADER_SCHEMA_VERSION",
     "check_calls",
     "colab_setup_source",
     "deliver",
@@ -38,17 +42,11 @@ __all__ = [
 BADGE_TAG = "colab-badge"
 SETUP_TAG = "colab-setup"
 PARAMETERS_TAG = "parameters"
-NBGRADER_SCHEMA_VERSION = 3
-CHECK_POINTS = 1
 # A check cell calls a checker: ``checks.nb01.check_kl_divergence(kl_divergence)``.
 CHECK_CALL = re.compile(r"\bchecks\.(nb\d+)\.(check_\w+)\s*\(")
-_STUB = re.compile(r"raise NotImplementedError\(\s*[\"']Exercise ([A-Za-z_][\w.]*):")
-_MARKDOWN_STUB = "**Your answer:** *(write your answer here)*"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-
-
-def _source(cell):
-    return cell.source if isinstance(cell.source, str) else "".join(cell.source)
+# An nbval comment line of a solution's code cell (# NBVAL_CHECK_OUTPUT), left out of the student version.
+NBVAL_LINE = re.compile(r"^[ \t]*#[ \t]*NBVAL_\w+[^\n]*(?:\n|$)", re.MULTILINE)
 
 
 def check_calls(source):
@@ -77,28 +75,6 @@ def _badge_source(notebook_name, repository=None, branch=None):
     return f"[![Open In Colab]({BADGE_IMAGE})]({url})"
 
 
-def _nbgrader(grade_id, *, grade, solution, locked, points=None):
-    meta = {
-        "grade": grade,
-        "grade_id": grade_id,
-        "locked": locked,
-        "schema_version": NBGRADER_SCHEMA_VERSION,
-        "solution": solution,
-        "task": False,
-    }
-    if points is not None:
-        meta["points"] = points
-    return meta
-
-
-def _unique(grade_id, used):
-    candidate, k = grade_id, 2
-    while candidate in used:
-        candidate, k = f"{grade_id}-{k}", k + 1
-    used.add(candidate)
-    return candidate
-
-
 def _add_tag(cell, tag):
     tags = list(cell.metadata.get("tags", []))
     if tag not in tags:
@@ -111,53 +87,32 @@ def _is_delivery_cell(cell):
 
 
 def deliver(nb, notebook_name, repository=None, branch=None):
-    """Return a copy of the student notebook ``nb`` with badge, set-up cell, tags and nbgrader metadata.
+    """Return a copy of the student notebook ``nb`` with badge, set-up cell and the parameters tag.
 
     Idempotent: cells added by an earlier call are replaced, not duplicated.
 
     Args:
         nb: a student notebook (``nbformat.NotebookNode``, version 4).
         notebook_name: its file name in ``notebooks/`` (e.g. ``"01_probability_toolkit.ipynb"``).
-        repository, branch: override :mod:`workshop.instructor.course` (for tests).
+        repository, branch: the repository and the branch, tag or commit that the badge and
+            the Colab install point at (default: :mod:`workshop.instructor.course`'s).
     """
     if not str(notebook_name).endswith(".ipynb"):
         raise ValueError(f"Expected a notebook file name ending in .ipynb. Received: {notebook_name!r}")
     nb = copy.deepcopy(nb)
     cells = [cell for cell in nb.cells if not _is_delivery_cell(cell)]
-    used = set()
     first_code_seen = False
-    answers = 0
     for cell in cells:
-        source = _source(cell)
-        meta = cell.setdefault("metadata", nbformat.NotebookNode())
-        meta.pop("nbgrader", None)
+        cell.setdefault("metadata", nbformat.NotebookNode()).pop("nbgrader", None)
         if cell.cell_type == "code":
+            cell.source = NBVAL_LINE.sub("", cell.source if isinstance(cell.source, str) else "".join(cell.source))
             if not first_code_seen:
                 first_code_seen = True
                 _add_tag(cell, PARAMETERS_TAG)
-            stubs = _STUB.findall(source)
-            checkers = check_calls(source)
-            if stubs:
-                meta["nbgrader"] = _nbgrader(
-                    _unique("exercise-" + stubs[0].replace(".", "-"), used), grade=False, solution=True, locked=False
-                )
-            elif checkers:
-                meta["nbgrader"] = _nbgrader(
-                    _unique(checkers[0][1], used), grade=True, solution=False, locked=True, points=CHECK_POINTS * len(checkers)
-                )
-        elif cell.cell_type == "markdown" and _MARKDOWN_STUB in source:
-            answers += 1
-            meta["nbgrader"] = _nbgrader(
-                _unique(f"written-answer-{answers}", used), grade=True, solution=True, locked=False, points=CHECK_POINTS
-            )
     badge = nbformat.v4.new_markdown_cell(_badge_source(notebook_name, repository, branch))
-    badge.metadata = nbformat.NotebookNode(
-        {"tags": [BADGE_TAG], "nbgrader": _nbgrader("colab-badge", grade=False, solution=False, locked=True)}
-    )
+    badge.metadata = nbformat.NotebookNode({"tags": [BADGE_TAG]})
     setup = nbformat.v4.new_code_cell(colab_setup_source(repository, branch))
-    setup.metadata = nbformat.NotebookNode(
-        {"tags": [SETUP_TAG], "nbgrader": _nbgrader("colab-setup", grade=False, solution=False, locked=True)}
-    )
+    setup.metadata = nbformat.NotebookNode({"tags": [SETUP_TAG]})
     badge.id, setup.id = "colab-badge", "colab-setup"
     nb.cells = [badge, setup, *cells]
     return nb

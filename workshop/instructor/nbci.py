@@ -4,8 +4,8 @@ Used by ``python -m workshop notebooks check`` (see :func:`problems`):
 
 - every notebook (solution and student) must declare the ``python3`` kernel;
 - no stray metadata: the notebook may carry only ``kernelspec`` and
-  ``language_info``, a cell only ``tags`` (and, in student notebooks, the
-  ``nbgrader`` block that :mod:`workshop.instructor.delivery` writes). Editors add
+  ``language_info``, a cell only ``tags`` (student notebooks carry no nbgrader
+  metadata: see :mod:`workshop.instructor.delivery`). Editors add
   ``collapsed``, ``scrolled``, ``ExecuteTime``, ``vscode`` or ``colab`` keys
   that make diffs noisy and can leak an author's set-up;
 - each ``solutions/NN_name.ipynb`` has a plain-text twin ``solutions/NN_name.py``
@@ -30,7 +30,7 @@ __all__ = ["metadata_problems", "problems", "script_path", "script_problems", "s
 KERNEL_NAME = "python3"
 NOTEBOOK_KEYS = {"kernelspec", "language_info"}
 CELL_KEYS = {"tags"}
-STUDENT_CELL_KEYS = {"tags", "nbgrader"}
+STUDENT_CELL_KEYS = {"tags"}  # no nbgrader block: see workshop.instructor.delivery
 SCRIPT_FORMAT = "py:percent"
 HINT = "run `python -m workshop notebooks build`"
 

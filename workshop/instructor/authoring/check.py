@@ -19,8 +19,8 @@ from workshop.instructor.authoring.markers import (
 from workshop.instructor.delivery import deliver
 
 
-def _secret_lines(nb):
-    """Non-trivial lines that exist only inside solution regions or solution-only cells."""
+def solution_lines(nb):
+    """(lines inside solution regions or solution-only cells, lines outside them), each a set of stripped lines."""
     inside, outside = set(), set()
     for cell in nb.cells:
         lines = [line.strip() for line in cell_source(cell).split("\n")]
@@ -42,6 +42,20 @@ def _secret_lines(nb):
                 in_region = False
             else:
                 (inside if in_region else outside).add(line)
+    return inside, outside
+
+
+def secret_lines(*notebooks):
+    """Non-trivial lines (stripped) that exist only inside the solution regions of ``notebooks``: the answers.
+
+    A line shown outside a solution region in any of the notebooks (``with tf.GradientTape() as tape:``,
+    say) is not a secret.
+    """
+    inside, outside = set(), set()
+    for nb in notebooks:
+        cell_inside, cell_outside = solution_lines(nb)
+        inside |= cell_inside
+        outside |= cell_outside
     return {line for line in inside - outside if len(line) >= MIN_LEAK_LENGTH}
 
 
@@ -118,7 +132,7 @@ def check(solutions_dir=None, notebooks_dir=None):
             problems.append(f"{target}: differs from a fresh build of {path} ({_first_difference(expected, committed)}); {hint}.")
         if _MARKER_WORDS.search(text):
             problems.append(f"{target}: contains a solution marker (BEGIN/END SOLUTION).")
-        secrets = _secret_lines(nb)
+        secrets = secret_lines(nb)
         for index, cell in enumerate(committed.get("cells", [])):
             source = cell.get("source", "")
             source = source if isinstance(source, str) else "".join(source)
