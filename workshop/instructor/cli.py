@@ -360,6 +360,16 @@ def _seconds(text):
     return value
 
 
+def _count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1. Received: {text!r}")
+    return value
+
+
 def _add_notebooks(commands):
     notebooks = commands.add_parser(
         "notebooks",
@@ -426,6 +436,30 @@ def _add_notebooks(commands):
     grade.add_argument("--no-extra", action="store_true", help="skip the instructor-only extra cases")
     grade.add_argument("--force", action="store_true", help="replace the reports of an earlier grading in --output")
     grade.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
+    grade.add_argument(
+        "-j", "--jobs", type=_count, default=1, metavar="N", help="grade N submissions at once, each in its own kernel (default: 1)"
+    )
+    grade.add_argument(
+        "--call-timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="seconds allowed per call of the student's code by a check; past it the exercise is 'not graded' (default: 120)",
+    )
+    grade.add_argument(
+        "--isolation",
+        choices=("auto", "namespace", "plain"),
+        default="auto",
+        help="how each kernel is walled off: Linux mount and PID namespaces, or a private folder, "
+        "scrubbed environment and limits only ('plain'); auto: namespaces where they work (default: auto)",
+    )
+    grade.add_argument("--memory", type=_count, default=None, metavar="MB", help="address-space limit of a kernel in MB (default: 6144)")
+    grade.add_argument(
+        "--notebook",
+        metavar="NAME",
+        default=None,
+        help="the assignment (e.g. 05 or 05_vae_mnist): a submission of another course notebook is reported, not graded",
+    )
 
 
 def _port(text):

@@ -1,0 +1,420 @@
+"""A student's kernel, walled off: scrubbed environment, private folders, read-only package, limits, nothing left behind.
+
+:class:`Sandbox` prepares, for one submission, a private folder (``home``,
+``work``, ``io`` and a read-only copy of the ``workshop`` package without
+:mod:`workshop.instructor`, so without the instructor-only cases and the
+grader) and starts an IPython kernel there:
+
+* **environment**: only ``PATH``, ``HOME`` (the private ``home``), ``LANG``,
+  ``MPLBACKEND``, ``WORKSHOP_FAST``, ``MNIST_PATH`` (when set) and
+  ``PYTHONPATH`` (the package copy) and a few quieting variables, none of the
+  instructor's own;
+* **limits** (``resource.setrlimit``): address space (``--memory``), CPU
+  seconds, file size, number of processes (it counts threads, and the
+  kernel's TensorFlow starts many: the default leaves room for them);
+* **isolation** ``"namespace"`` (Linux, where ``unshare`` works): new mount and
+  PID namespaces; the repository, the instructor's home, the submissions'
+  and the reports' folders are hidden behind empty read-only folders, with
+  the Python installation put back read-only; ``/tmp``, ``/var/tmp`` and
+  ``/dev/shm`` are private; ``/proc`` shows only the kernel's processes; the
+  package copy is mounted read-only. Started as root, the kernel then runs as
+  the unprivileged user ``nobody`` (so the process limit holds and nothing
+  outside its folders is writable); otherwise in a user namespace whose
+  mounts it cannot undo. **``"plain"``** (anywhere else): the same folders,
+  environment and limits, a new session; the package copy is made read-only
+  by its permissions and checked after the run.
+* **cleanup**: the kernel's PID namespace (or its process group and every
+  process carrying the run's marker in its environment) is killed, and the
+  private folder removed.
+
+``Sandbox.isolation`` says which of the two was used; the grader records it.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Limits", "Sandbox", "namespace_available"]
+
+NOBODY = 65534
+
+
+@dataclass
+class Limits:
+    memory_mb: int = 6144  # address space; TensorFlow reserves a lot of it without using it
+    cpu_seconds: int = 1800
+    file_mb: int = 512
+    processes: int = 4096  # threads count too; only enforced for an unprivileged user
+    tmp_mb: int = 512
+
+
+@dataclass
+class Outcome:
+    status: str  # "ok", "error", "timeout", "dead"
+    ename: str = ""
+    evalue: str = ""
+
+
+_NAMESPACE = {}
+
+
+def _unshare_prefix():
+    base = ["unshare", "--mount", "--pid", "--fork", "--kill-child"]
+    if os.geteuid() != 0:
+        base.insert(1, "--user")
+        base.insert(2, "--map-root-user")
+    return base
+
+
+def namespace_available():
+    """True when ``unshare`` can make mount and PID namespaces here (checked once)."""
+    if "ok" not in _NAMESPACE:
+        ok = False
+        if sys.platform.startswith("linux") and shutil.which("unshare"):
+            try:
+                done = subprocess.run(
+                    [*_unshare_prefix(), sys.executable, "-c", "import os; assert os.getpid() == 1"],
+                    capture_output=True,
+                    timeout=30,
+                )
+                ok = done.returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                ok = False
+        _NAMESPACE["ok"] = ok
+    return _NAMESPACE["ok"]
+
+
+def copy_package(destination):
+    """Copy the ``workshop`` package (without ``instructor/`` and caches) under ``destination``; make it read-only."""
+    import workshop
+
+    source = Path(workshop.__file__).resolve().parent
+    target = Path(destination) / "workshop"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "instructor"))
+    for root, dirs, files in os.walk(target):
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o444)
+        os.chmod(root, 0o555)
+    return target
+
+
+def _snapshot(folder):
+    return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in Path(folder).rglob("*") if p.is_file())
+
+
+# The program that runs as PID 1 of the new namespaces: mounts, limits, then the kernel as its child.
+_INIT = r"""
+import ctypes, json, os, resource, sys
+cfg = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+def mount(src, dst, fstype, flags, data=None):
+    r = libc.mount(src.encode() if src else None, dst.encode(), fstype.encode() if fstype else None, flags, data.encode() if data else None)
+    if r != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "mount %s on %s: %s" % (src, dst, os.strerror(e)))
+mount(None, "/", None, MS_REC | MS_PRIVATE)
+keep = [(os.open(p, os.O_PATH), p) for p in cfg["expose"] if os.path.exists(p)]
+stage = os.open(cfg["stage"], os.O_PATH)
+for p in cfg["hide"]:
+    if os.path.isdir(p):
+        mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+for p in ("/tmp", "/var/tmp", "/dev/shm"):
+    if os.path.isdir(p):
+        mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=1777" % cfg["tmp_mb"])
+inside = cfg["inside"]
+os.makedirs(inside, exist_ok=True)
+mount("/proc/self/fd/%d" % stage, inside, None, MS_BIND | MS_REC)
+for fd, p in keep:
+    if not os.path.exists(p):
+        os.makedirs(p, exist_ok=True)
+        mount("/proc/self/fd/%d" % fd, p, None, MS_BIND | MS_REC)
+        try:
+            mount(None, p, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+        except OSError:
+            pass
+    os.close(fd)
+os.close(stage)
+package = os.path.join(inside, "package")
+mount(package, package, None, MS_BIND | MS_REC)
+mount(None, package, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+for p in cfg["hide"]:
+    if os.path.isdir(p):
+        try:
+            mount(None, p, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=755")
+        except OSError:
+            pass
+mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
+limits = cfg["limits"]
+def limit():
+    for name, value in limits.items():
+        if value:
+            resource.setrlimit(getattr(resource, name), (value, value))
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    limit()
+    if cfg["drop"]:
+        os.setgroups([])
+        os.setgid(cfg["drop"])
+        os.setuid(cfg["drop"])
+    os.chdir(os.path.join(inside, "work"))
+    argv = cfg["argv"]
+    if cfg["nested"]:
+        argv = ["unshare", "--user", "--map-user=%d" % cfg["uid"], "--map-group=%d" % cfg["gid"], "--"] + argv
+    os.execvpe(argv[0], argv, cfg["env"])
+while True:
+    try:
+        done, status = os.wait()
+    except ChildProcessError:
+        break
+    if done == pid:
+        break
+"""
+
+
+class Sandbox:
+    """One student's kernel; use as a context manager. ``execute(code, timeout)`` returns an :class:`Outcome`."""
+
+    def __init__(self, limits=None, isolation="auto", fast=True, extra_hidden=(), threads=None):
+        self.limits = limits or Limits()
+        if isolation == "auto":
+            isolation = "namespace" if namespace_available() else "plain"
+        self.isolation = isolation
+        self.fast, self.extra_hidden, self.threads = fast, [str(Path(p).resolve()) for p in extra_hidden], threads
+        self.token = uuid.uuid4().hex
+        self.stage = Path(tempfile.mkdtemp(prefix="workshop-grade-"))
+        self.inside = "/tmp/workshop-grade" if isolation == "namespace" else str(self.stage)
+        for name in ("home", "work", "io"):
+            (self.stage / name).mkdir()
+        copy_package(self.stage / "package")
+        self.package_state = _snapshot(self.stage / "package")
+        if isolation == "namespace" and os.geteuid() == 0:
+            for name in ("home", "work", "io"):
+                os.chown(self.stage / name, NOBODY, NOBODY)
+            os.chmod(self.stage, 0o755)
+        self.io_outside = str(self.stage / "io")
+        self.io_inside = os.path.join(self.inside, "io")
+        self.process = self.client = None
+        self.starts = 0
+
+    # -- environment -------------------------------------------------------
+    def environment(self):
+        path = os.pathsep.join(dict.fromkeys([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]))
+        env = {
+            "PATH": path,
+            "HOME": os.path.join(self.inside, "home"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "MPLBACKEND": "Agg",
+            "WORKSHOP_FAST": "1" if self.fast else "0",
+            "WORKSHOP_STRICT_CHECKS": "0",
+            "PYTHONPATH": os.path.join(self.inside, "package"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "MPLCONFIGDIR": os.path.join(self.inside, "home", ".matplotlib"),
+            "TMPDIR": os.path.join(self.inside, "work") if self.isolation == "plain" else "/tmp",
+            "WORKSHOP_GRADE_RUN": self.token,
+        }
+        if os.environ.get("MNIST_PATH"):
+            env["MNIST_PATH"] = os.environ["MNIST_PATH"]
+        if self.threads:
+            for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+                env[name] = str(self.threads)
+        return env
+
+    def _rlimits(self):
+        mb = 1024 * 1024
+        return {
+            "RLIMIT_AS": self.limits.memory_mb * mb if self.limits.memory_mb else 0,
+            "RLIMIT_CPU": self.limits.cpu_seconds,
+            "RLIMIT_FSIZE": self.limits.file_mb * mb,
+            "RLIMIT_NPROC": self.limits.processes,
+            "RLIMIT_CORE": 0,
+        }
+
+    def _hidden(self):
+        import workshop
+
+        repository = Path(workshop.__file__).resolve().parent.parent
+        hide = {str(repository), os.path.expanduser("~"), *self.extra_hidden}
+        if os.environ.get("HOME"):
+            hide.add(str(Path(os.environ["HOME"]).resolve()))
+        return sorted(p for p in hide if p not in ("/", "/usr", "/tmp") and os.path.isdir(p))
+
+    def _exposed(self):
+        paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+        paths.update(p for p in sys.path if p and os.path.isdir(p) and "site-packages" in p)
+        if os.environ.get("MNIST_PATH"):
+            paths.add(os.path.dirname(os.path.abspath(os.environ["MNIST_PATH"])))
+        return sorted(paths)
+
+    # -- kernel ------------------------------------------------------------
+    def start(self):
+        from jupyter_client import BlockingKernelClient
+        from jupyter_client.connect import write_connection_file
+
+        self.stop()
+        self.starts += 1
+        connection = str(self.stage / "io" / f"kernel-{self.starts}.json")
+        write_connection_file(connection, ip="127.0.0.1", key=uuid.uuid4().hex.encode())
+        inside_connection = os.path.join(self.io_inside, os.path.basename(connection))
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", inside_connection, "--HistoryManager.enabled=False"]
+        env = self.environment()
+        if self.isolation == "namespace":
+            root = os.geteuid() == 0
+            if root:
+                os.chown(connection, NOBODY, NOBODY)
+            config = {
+                "stage": str(self.stage),
+                "inside": self.inside,
+                "hide": self._hidden(),
+                "expose": self._exposed(),
+                "tmp_mb": self.limits.tmp_mb,
+                "limits": self._rlimits(),
+                "drop": NOBODY if root else 0,
+                "nested": not root,
+                "uid": os.getuid(),
+                "gid": os.getgid(),
+                "argv": argv,
+                "env": env,
+            }
+            command = [*_unshare_prefix(), sys.executable, "-I", "-c", _INIT, json.dumps(config)]
+            self.process = subprocess.Popen(command, env={"PATH": env["PATH"]}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        else:
+            limits = self._rlimits()
+
+            def preexec():
+                import resource
+
+                for name, value in limits.items():
+                    if value and not (name == "RLIMIT_NPROC" and os.geteuid() == 0):
+                        with contextlib.suppress(ValueError, OSError):
+                            resource.setrlimit(getattr(resource, name), (value, value))
+
+            self.process = subprocess.Popen(
+                argv, env=env, cwd=str(self.stage / "work"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
+            )
+        threading.Thread(target=self._drain, args=(self.process,), daemon=True).start()
+        client = BlockingKernelClient()
+        client.load_connection_file(connection)
+        client.start_channels()
+        deadline = time.monotonic() + 120
+        while True:
+            if self.process.poll() is not None:
+                client.stop_channels()
+                raise RuntimeError(f"the kernel did not start ({self.last_words()})")
+            try:
+                client.wait_for_ready(timeout=2)
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    client.stop_channels()
+                    raise RuntimeError("the kernel did not start within 120 s") from None
+        self.client = client
+        return self
+
+    def _drain(self, process):
+        self._stderr = b""
+        with contextlib.suppress(Exception):
+            for line in process.stderr:
+                self._stderr = (self._stderr + line)[-4000:]
+
+    def last_words(self):
+        text = getattr(self, "_stderr", b"").decode("utf-8", "replace").strip().splitlines()
+        return text[-1][:200] if text else "no message"
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def execute(self, code, timeout):
+        """Run ``code`` in the kernel; "timeout" and "dead" leave the kernel stopped (start it again to go on)."""
+        if not self.alive():
+            return Outcome("dead")
+        client = self.client
+        msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(Exception):
+                while client.iopub_channel.msg_ready():
+                    client.iopub_channel.get_msg(timeout=0)
+            try:
+                reply = client.get_shell_msg(timeout=0.2)
+            except Exception:  # queue.Empty
+                reply = None
+            if reply is not None and reply.get("parent_header", {}).get("msg_id") == msg_id:
+                content = reply.get("content", {})
+                if content.get("status") == "ok":
+                    return Outcome("ok")
+                return Outcome("error", str(content.get("ename", "")), str(content.get("evalue", "")))
+            if not self.alive():
+                self.stop()
+                return Outcome("dead")
+            if time.monotonic() > deadline:
+                self.stop()
+                return Outcome("timeout")
+
+    def stop(self):
+        """Kill the kernel and everything it started."""
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.stop_channels()
+            self.client = None
+        process, self.process = self.process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        with contextlib.suppress(Exception):
+            process.wait(timeout=10)
+        self._kill_marked()
+
+    def _kill_marked(self):
+        """Kill any process whose environment carries this run's marker (daemons that left the session)."""
+        marker = f"WORKSHOP_GRADE_RUN={self.token}".encode()
+        for _ in range(3):
+            found = False
+            for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+                if not entry.isdigit() or int(entry) == os.getpid():
+                    continue
+                try:
+                    with open(f"/proc/{entry}/environ", "rb") as handle:
+                        if marker in handle.read().split(b"\0"):
+                            os.kill(int(entry), signal.SIGKILL)
+                            found = True
+                except OSError:
+                    continue
+            if not found:
+                break
+            time.sleep(0.1)
+
+    def package_intact(self):
+        return _snapshot(self.stage / "package") == self.package_state
+
+    def close(self):
+        self.stop()
+        for root, dirs, files in os.walk(self.stage):
+            for name in dirs:
+                with contextlib.suppress(OSError):
+                    os.chmod(os.path.join(root, name), 0o755)
+        with contextlib.suppress(OSError):
+            os.chmod(self.stage, 0o755)
+        shutil.rmtree(self.stage, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
