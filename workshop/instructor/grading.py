@@ -296,20 +296,25 @@ def plan_cells(sources, targets, tags=None):
                 needed |= fact[1]
                 changed = True
     last = max((i for i, f in enumerate(facts) if f is None or f[0] & needed), default=-1)
-    plan = []
+    plan, missing = [], set()  # missing: names only skipped cells bind
     for index, (fact, cell_tags) in enumerate(zip(facts, tags)):
         if index > last:
             break
         if fact is None or KEEP_TAG in cell_tags or fact[0] & needed:
             plan.append(index)
+            if fact:
+                missing -= fact[0]
             continue
         calls = fact[2]
         expensive = SKIP_TAG in cell_tags or any(
             c.rsplit(".", 1)[-1] in _EXPENSIVE_CALLS or c.startswith(_EXPENSIVE_PREFIXES) or ".check_" in c or "train" in c.rsplit(".", 1)[-1]
             for c in calls
         )
-        if not expensive:
+        if expensive or fact[1] & missing:  # also a cell that reads what a skipped cell made: it would only fail
+            missing |= fact[0]
+        else:
             plan.append(index)
+            missing -= fact[0]
     return plan
 
 
