@@ -163,6 +163,17 @@ def _run_compiled(fn, args, kwargs, options):
         return compiled(*tensors)
 
 
+def nb09_fit_steps(kernel_fn=None, kl_fn=None):
+    """``nb09._fit_steps`` with the layer it returns reduced to the numbers its checks read afterwards."""
+    from workshop.checks import nb09
+
+    ok, message, layer = nb09._fit_steps(kernel_fn=kernel_fn, kl_fn=kl_fn)
+    mean, rho = np.asarray(layer.kernel_mean.numpy()), np.asarray(layer.kernel_rho.numpy())
+    layer(np.zeros((1, 3), "float32"))
+    added = float(np.asarray(layer.losses[-1])) if layer.losses else float("nan")
+    return ok, message, {"kernel_mean": mean, "kernel_rho": rho, "prior_std": float(layer.prior_std), "added": added}
+
+
 def serve(request_path, namespace):
     """Answer the request at ``request_path`` (written by the grader) and write ``<request>.npz`` next to it."""
     import pickle

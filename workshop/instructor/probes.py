@@ -53,8 +53,30 @@ FORWARDED = {
     "workshop.checks.nb04": ("_statistics",),
     "workshop.checks.nb05": ("_one_step", "_fit_run"),
     "workshop.checks.nb08": ("_run_optimize_q",),
-    "workshop.checks.nb09": ("_sampling_statistics", "_fit_steps", "_runs_eagerly"),
+    "workshop.checks.nb09": ("_sampling_statistics", "_runs_eagerly"),
     "workshop.checks.nb10": ("_compiled_call",),
+}
+# Forwarded to another function in the kernel, whose plain reply ``rebuild`` turns into what the checker reads.
+class _LayerFacts:
+    """The numbers nb09's checks read from the layer ``_fit_steps`` returns, in the layer's shape."""
+
+    class _Value:
+        def __init__(self, value):
+            self.value = value
+
+        def numpy(self):
+            return self.value
+
+    def __init__(self, facts):
+        self.kernel_mean, self.kernel_rho = self._Value(facts["kernel_mean"]), self._Value(facts["kernel_rho"])
+        self.prior_std, self.losses = facts["prior_std"], [facts["added"]]
+
+    def __call__(self, *args, **kwargs):
+        return None
+
+
+REPLACED = {
+    ("workshop.checks.nb09", "_fit_steps"): (("workshop.checks._remote", "nb09_fit_steps"), lambda r: (r[0], r[1], _LayerFacts(r[2]))),
 }
 # While a forwarded function of these modules runs in the kernel, this context manager is active there.
 CONTEXT = {"workshop.checks.nb05": ("workshop.checks.nb05", "_package_step_forbidden")}
@@ -304,13 +326,14 @@ def _symbolic(options):
         _local.symbolic = previous
 
 
-def _forwarding(module_name, name, original):
+def _forwarding(module_name, name, original, kernel_function=None, rebuild=None):
     @functools.wraps(original)
     def forward(*args, **kwargs):
         handle = next(filter(None, (_remote_in(v) if isinstance(v, (Remote, type)) else None for v in (*args, *kwargs.values()))), None)
         if handle is None:
             return original(*args, **kwargs)
-        return handle.run((module_name, name), args, kwargs)
+        reply = handle.run(kernel_function or (module_name, name), args, kwargs)
+        return rebuild(reply) if rebuild else reply
 
     forward._workshop_forward = True
     return forward
@@ -375,6 +398,9 @@ def install():
             module = importlib.import_module(module_name)
             for name in names:
                 setattr(module, name, _forwarding(module_name, name, getattr(module, name)))
+        for (module_name, name), (kernel_function, rebuild) in REPLACED.items():
+            module = importlib.import_module(module_name)
+            setattr(module, name, _forwarding(module_name, name, getattr(module, name), kernel_function, rebuild))
         nb09 = importlib.import_module("workshop.checks.nb09")
         nb09._compiled = _nb09_compiled_outside(nb09._compiled)
         nb02 = importlib.import_module("workshop.checks.nb02")
