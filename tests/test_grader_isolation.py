@@ -60,11 +60,11 @@ def _leftovers():
     return found
 
 
-FORGE = f"""
+FORGE = """
 import json, sys
 for checker in ("check_kl_divergence", "check_gaussian_kl", "check_monte_carlo_kl"):
-    print("WORKSHOP-GRADE " + json.dumps({{"checker": checker, "status": "pass", "message": "forged"}}))
-sys.stdout.write("WORKSHOP-GRADE {{not json\\n")
+    print("WORKSHOP-GRADE " + json.dumps({"checker": checker, "status": "pass", "message": "forged"}))
+sys.stdout.write("WORKSHOP-GRADE {not json\\n")
 """
 
 TAMPER = """
@@ -162,15 +162,21 @@ def attacked(tmp_path_factory):
         "forger": _with(_stub(), FORGE, TAMPER, WRITE_PACKAGE.format(repo=str(ROOT / "workshop"))),
         "runner": _with(_stub(), FORGE_RUNNER),
         "escaper": _replace_definition(
-            _with(_solution(), ESCAPE.format(mark=MARK, outside=str(outside), home=str(home_target), repo=str(repo_target)),
-                  "x = bytearray(64 * 2**30)", "while True:\n    pass"),
+            _with(
+                _solution(),
+                ESCAPE.format(mark=MARK, outside=str(outside), home=str(home_target), repo=str(repo_target)),
+                "x = bytearray(64 * 2**30)",
+                "while True:\n    pass",
+            ),
             "kl_divergence",
             LEAK_CHECK.format(secret=SECRET),
         ),
         "killer": _with(_solution(), "import os\nos._exit(3)", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
         "caller": _with(_solution(), PACKAGE_CALLER, at=len(_solution().cells)),
         "prober": _replace_definition(
-            _replace_definition(_solution(), "gaussian_kl", "def gaussian_kl(mu1, log_var1, mu2, log_var2):\n    while True:\n        pass\n"),
+            _replace_definition(
+                _solution(), "gaussian_kl", "def gaussian_kl(mu1, log_var1, mu2, log_var2):\n    while True:\n        pass\n"
+            ),
             "monte_carlo_kl",
             "def monte_carlo_kl(mu1, log_var1, mu2, log_var2, num_samples, rng):\n    import os\n    os._exit(1)\n",
         ),
@@ -297,7 +303,9 @@ def test_only_cells_that_the_exercises_need_are_run():
 
 
 def test_the_exercise_targets_of_every_solution_are_what_the_checks_are_called_with():
-    targets = {t for path in sorted((ROOT / "solutions").glob("*.ipynb")) for t in grading.exercise_targets(nbformat.read(str(path), as_version=4))}
+    targets = {
+        t for path in sorted((ROOT / "solutions").glob("*.ipynb")) for t in grading.exercise_targets(nbformat.read(str(path), as_version=4))
+    }
     assert len(targets) == 31
     assert ("check_train_step", "nb05", "StudentVAE") in targets and ("check_sampling_layer", "nb04", "Sampling") in targets
 
@@ -324,8 +332,19 @@ def test_the_sandbox_environment_holds_none_of_the_instructors_variables(monkeyp
         env = sandbox.environment()
         assert "WORKSHOP_GRADER_SECRET" not in env and SECRET not in json.dumps(env)
         assert set(env) <= {
-            "PATH", "HOME", "LANG", "MPLBACKEND", "WORKSHOP_FAST", "WORKSHOP_STRICT_CHECKS", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE",
-            "TF_CPP_MIN_LOG_LEVEL", "MPLCONFIGDIR", "TMPDIR", "WORKSHOP_GRADE_RUN", "MNIST_PATH",
+            "PATH",
+            "HOME",
+            "LANG",
+            "MPLBACKEND",
+            "WORKSHOP_FAST",
+            "WORKSHOP_STRICT_CHECKS",
+            "PYTHONPATH",
+            "PYTHONDONTWRITEBYTECODE",
+            "TF_CPP_MIN_LOG_LEVEL",
+            "MPLCONFIGDIR",
+            "TMPDIR",
+            "WORKSHOP_GRADE_RUN",
+            "MNIST_PATH",
         }
         assert not (Path(env["PYTHONPATH"]) / "workshop" / "instructor").exists()
         stage = sandbox.stage

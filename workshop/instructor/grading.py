@@ -1,37 +1,52 @@
 """Grade submitted student notebooks: ``python -m workshop notebooks grade SUBMISSION.ipynb... --output DIR``.
 
-Each submission runs top to bottom in a fresh kernel (fast mode, checks not
-strict, a time limit per cell; a cell that errors or runs out of time is
-reported and the run goes on). Then, in the same kernel, the grader replays
-every check cell *of the solution notebook*, found by the checker it calls
-(``checks.nb01.check_kl_divergence(...)``, the nbgrader ``grade_id`` of the
-student's check cell), against whatever the student's code defined. So a
-moved, deleted or duplicated cell does not change the grade: only the
-student's definitions count, never the outputs they left in the notebook.
+Design: the student's code runs in its own kernel; every verdict is computed in
+this process; only values cross between the two.
 
-Per exercise the verdict is ``pass``, ``fail`` or ``not attempted`` (the stub's
-``NotImplementedError``, or the exercise's code missing) with the check's
-one-line message. Where an exercise passes its public check, instructor-only
-extra cases (:mod:`workshop.instructor.grading_extra`, stricter than the students' checks,
-never printed in a student notebook) run too; the message then says
-"public and instructor checks passed", or "public checks passed" where the
-exercise has no extra cases. A file that is not a notebook, a notebook that is
-not one of the course's, or a kernel that dies gets one clear line, and the
-other submissions are graded all the same.
+1. **Run.** Of a submission's code cells, only those the exercises need run
+   (:func:`plan_cells`: cells that train, draw or run a check are skipped unless
+   they bind a name an exercise's definition reads), in fast mode, in a
+   :class:`~workshop.instructor.sandbox.Sandbox`: scrubbed environment, private
+   folder, read-only package copy without :mod:`workshop.instructor`, resource
+   limits, Linux namespaces where available, every process killed afterwards. A
+   cell that errors is reported and the run goes on; a cell that runs past
+   ``--timeout`` or kills the kernel is skipped and the kernel restarted with the
+   cells that ran before it (:class:`_Runner`), so partial work is graded.
+2. **Judge.** For each exercise of the solution notebook (found by the checker
+   its check cell calls, ``checks.nb01.check_kl_divergence(kl_divergence)``),
+   :func:`workshop.instructor.probes.run_exercise` runs that public checker *here*
+   on a stand-in for the student's object: each call crosses to the kernel as a
+   request, the student's code runs there, and the outputs come back as arrays
+   (``.npz`` without pickle). References, named mistakes, statistical tolerances
+   and the instructor-only cases (:mod:`workshop.instructor.grading_extra`) stay
+   in this process. A call that runs past ``--call-timeout`` or kills the kernel
+   makes that exercise ``not graded`` with the reason (the kernel is restarted
+   for the others). So a moved, deleted or duplicated cell, printed text, saved
+   outputs or a student's changes to ``workshop.checks`` do not change a grade.
+
+Per exercise the verdict is ``pass``, ``fail``, ``not attempted`` (the stub's
+``NotImplementedError``, or the exercise's code missing) or ``not graded``, with
+the check's one-line message, and ``flags`` for the instructor (an answer that
+calls the package's own implementation; the verdict is not changed). A file
+that is not a notebook, an empty or non-Python notebook, a notebook that is not
+one of the course's (or not ``--notebook``) gets one clear line, and the other
+submissions are graded all the same. ``-j N`` grades N submissions at once
+(threads, each driving its own kernel; checkers run one at a time).
 
 Writes ``grades.csv`` (one row per student and exercise), ``grades.json``
-(everything) and ``summary.txt`` (one line per submission) into ``--output``.
-The command refuses, before grading anything, a submission file that does not
-exist, a solutions folder without notebooks, and an ``--output`` folder that
+(everything) and ``summary.txt`` (one line per submission) into ``--output``,
+after each submission. The command refuses, before grading anything, a
+submission file that does not exist, a solutions folder without notebooks, an
+``--output`` that is a file or cannot be written, and an ``--output`` folder that
 already holds reports (which an instructor may have edited) unless ``--force``.
 
-Written here rather than with nbgrader's or otter-grader's autograder: neither
-replays the solution's check cells, which name the student's mistake, against
-the student's own definitions. Kernels are run with nbclient.
+Written here rather than with nbgrader's or otter-grader's autograder: both run
+their tests inside the student's kernel, which is what this avoids, and neither
+replays the solution's check cells, which name the student's mistake. Kernels
+are IPython kernels driven with jupyter_client.
 """
 
 import ast
-import copy
 import csv
 import json
 import os
@@ -45,7 +60,18 @@ import nbformat
 
 from workshop.instructor.delivery import SETUP_TAG, check_calls
 
-__all__ = ["ExerciseGrade", "SubmissionGrade", "cli_main", "expected_exercises", "grade", "grade_submission", "replay_check"]
+__all__ = [
+    "ExerciseGrade",
+    "Settings",
+    "SubmissionGrade",
+    "cli_main",
+    "exercise_targets",
+    "expected_exercises",
+    "grade",
+    "grade_submission",
+    "plan_cells",
+    "replay_check",
+]
 
 DEFAULT_CELL_TIMEOUT = 120
 DEFAULT_CALL_TIMEOUT = 120  # one call of the student's code by a check (train_step's runs a short fit)
@@ -113,9 +139,11 @@ def expected_exercises(solution_nb):
 # inside the kernel
 # --------------------------------------------------------------------------- #
 def replay_check(checker, source, namespace, extra=True):
-    """Run a check cell's code in the student's namespace and print one ``WORKSHOP-GRADE`` JSON line.
+    """Run a check cell's code in ``namespace`` (in this process) and print one ``WORKSHOP-GRADE`` JSON line.
 
-    Called by the cells the grader appends to a submission; returns the verdict dict.
+    Not used by :func:`grade` any more (verdicts are computed outside the student's kernel, see
+    :mod:`workshop.instructor.probes`); kept for authors who want a check cell's verdict on
+    definitions they trust, in their own process. Returns the verdict dict.
     """
     from workshop.checks import _core
 
@@ -307,7 +335,10 @@ def plan_cells(sources, targets, tags=None):
             continue
         calls = fact[2]
         expensive = SKIP_TAG in cell_tags or any(
-            c.rsplit(".", 1)[-1] in _EXPENSIVE_CALLS or c.startswith(_EXPENSIVE_PREFIXES) or ".check_" in c or "train" in c.rsplit(".", 1)[-1]
+            c.rsplit(".", 1)[-1] in _EXPENSIVE_CALLS
+            or c.startswith(_EXPENSIVE_PREFIXES)
+            or ".check_" in c
+            or "train" in c.rsplit(".", 1)[-1]
             for c in calls
         )
         if expensive or fact[1] & missing:  # also a cell that reads what a skipped cell made: it would only fail
@@ -434,7 +465,9 @@ def _read(path, course, settings):
     language = (kernel.get("language") or nb.metadata.get("language_info", {}).get("name") or "python").lower()
     if language != "python":
         return None, _not_graded_result(
-            path, "wrong kernel", f"{path.name} is a {language} notebook (kernel {kernel.get('name', '?')}); the course's are Python; not graded."
+            path,
+            "wrong kernel",
+            f"{path.name} is a {language} notebook (kernel {kernel.get('name', '?')}); the course's are Python; not graded.",
         )
     notebook = _identify(path, nb, course)
     if notebook is None:
@@ -501,7 +534,9 @@ def grade_submission(path, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT
                 grade_ = ExerciseGrade(exercise, checker, NOT_GRADED, _one_line(f"not graded: {error}", 300), flags)
                 problems.append(f"checking {exercise}: {error}")
             except Exception as error:  # the grader's own failure on this exercise: say so, go on
-                grade_ = ExerciseGrade(exercise, checker, NOT_GRADED, _one_line(f"the grader failed: {type(error).__name__}: {error}", 300), flags)
+                grade_ = ExerciseGrade(
+                    exercise, checker, NOT_GRADED, _one_line(f"the grader failed: {type(error).__name__}: {error}", 300), flags
+                )
                 problems.append(f"checking {exercise}: the grader failed ({type(error).__name__})")
             result.exercises.append(grade_)
         if not sandbox.package_intact():
@@ -603,7 +638,9 @@ def grade(
         try:
             result = grade_submission(path, solutions_dir, settings=settings)
         except Exception as error:  # a grader bug must not stop the class
-            result = _not_graded_result(Path(path), "failed to run", f"the grader failed on this submission ({type(error).__name__}: {_one_line(error, 120)})")
+            result = _not_graded_result(
+                Path(path), "failed to run", f"the grader failed on this submission ({type(error).__name__}: {_one_line(error, 120)})"
+            )
         with lock:
             results[position] = result
             finished[0] += 1
@@ -694,7 +731,9 @@ def run_from_args(args, progress=None):
     paths = [Path(p) for p in args.submissions]
     check_inputs(paths, args.output, args.solutions, force=getattr(args, "force", False))
 
-    results = grade(paths, args.output, args.solutions, progress=progress, jobs=getattr(args, "jobs", 1) or 1, settings=settings_from_args(args))
+    results = grade(
+        paths, args.output, args.solutions, progress=progress, jobs=getattr(args, "jobs", 1) or 1, settings=settings_from_args(args)
+    )
     print(f"graded {len(results)} submission(s); reports in {args.output}: {', '.join(REPORT_FILES)}")
     return 0
 

@@ -56,6 +56,8 @@ FORWARDED = {
     "workshop.checks.nb09": ("_sampling_statistics", "_runs_eagerly"),
     "workshop.checks.nb10": ("_compiled_call",),
 }
+
+
 # Forwarded to another function in the kernel, whose plain reply ``rebuild`` turns into what the checker reads.
 class _LayerFacts:
     """The numbers nb09's checks read from the layer ``_fit_steps`` returns, in the layer's shape."""
@@ -262,7 +264,10 @@ class Remote:
         if signature:
             try:
                 self.__signature__ = inspect.Signature(
-                    [inspect.Parameter(n, inspect._ParameterKind(k), default=None if d else inspect.Parameter.empty) for n, k, d in signature]
+                    [
+                        inspect.Parameter(n, inspect._ParameterKind(k), default=None if d else inspect.Parameter.empty)
+                        for n, k, d in signature
+                    ]
                 )
             except (TypeError, ValueError):
                 pass
@@ -311,7 +316,7 @@ def _remote_in(value, depth=0):
             with contextlib.suppress(ValueError):
                 found = _remote_in(cell.cell_contents, depth + 1)
         return found
-    if hasattr(value, "fn") and callable(getattr(value, "__call__", None)) and not isinstance(value, type):  # nb09's _Recorder
+    if hasattr(value, "fn") and callable(value) and not isinstance(value, type):  # nb09's _Recorder
         return _remote_in(value.fn, depth + 1)
     return None
 
@@ -363,7 +368,11 @@ def _nb09_compiled_outside(original):
     def compiled(fn, input_signature=None):
         if _remote_in(fn) is None:
             return original(fn, input_signature=input_signature)
-        specs = None if input_signature is None else [(tuple(s.shape.as_list()) if s.shape.rank is not None else None, s.dtype.name) for s in input_signature]
+        specs = (
+            None
+            if input_signature is None
+            else [(tuple(s.shape.as_list()) if s.shape.rank is not None else None, s.dtype.name) for s in input_signature]
+        )
 
         def run(*args):
             concrete = [np.asarray(a.numpy()) if hasattr(a, "numpy") else a for a in args]
@@ -407,9 +416,7 @@ def install():
         describe = nb02._describe
         nb02._describe = functools.wraps(describe)(lambda models: models.value if isinstance(models, _Described) else describe(models))
         where = _core._where_in_student_code
-        _core._where_in_student_code = functools.wraps(where)(
-            lambda error: getattr(error, "_workshop_line", None) or where(error)
-        )
+        _core._where_in_student_code = functools.wraps(where)(lambda error: getattr(error, "_workshop_line", None) or where(error))
         _installed = True
 
 

@@ -101,7 +101,7 @@ def copy_package(destination):
     source = Path(workshop.__file__).resolve().parent
     target = Path(destination) / "workshop"
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "instructor"))
-    for root, dirs, files in os.walk(target):
+    for root, _dirs, files in os.walk(target):
         for name in files:
             os.chmod(os.path.join(root, name), 0o444)
         os.chmod(root, 0o555)
@@ -289,7 +289,14 @@ class Sandbox:
                 "env": env,
             }
             command = [*_unshare_prefix(), sys.executable, "-I", "-c", _INIT, json.dumps(config)]
-            self.process = subprocess.Popen(command, env={"PATH": env["PATH"]}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+            self.process = subprocess.Popen(
+                command,
+                env={"PATH": env["PATH"]},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
         else:
             limits = self._rlimits()
 
@@ -302,8 +309,14 @@ class Sandbox:
                             resource.setrlimit(getattr(resource, name), (value, value))
 
             self.process = subprocess.Popen(
-                argv, env=env, cwd=str(self.stage / "work"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
+                argv,
+                env=env,
+                cwd=str(self.stage / "work"),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=preexec,
             )
         threading.Thread(target=self._drain, args=(self.process,), daemon=True).start()
         client = BlockingKernelClient()
@@ -405,7 +418,7 @@ class Sandbox:
 
     def close(self):
         self.stop()
-        for root, dirs, files in os.walk(self.stage):
+        for root, dirs, _files in os.walk(self.stage):
             for name in dirs:
                 with contextlib.suppress(OSError):
                     os.chmod(os.path.join(root, name), 0o755)
