@@ -15,7 +15,7 @@ import pytest
 from workshop.instructor import grading, probes
 from workshop.instructor.authoring import strip_solutions
 from workshop.instructor.delivery import deliver
-from workshop.instructor.sandbox import Limits
+from workshop.instructor.sandbox import Limits, namespace_available
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_probability_toolkit.ipynb"
@@ -136,6 +136,20 @@ def kl_divergence(p, q):
     return np.sum(terms, axis=-1)
 """
 
+FORK_BOMB = """
+import os
+children = 0
+for _ in range(3000):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        os.execvp("sleep", ["sleep", "{mark}"])
+    children += 1
+print(children, "children")
+"""
+
 PACKAGE_CALLER = """
 import workshop.probability
 from workshop.probability import gaussian_kl as _finished
@@ -181,13 +195,15 @@ def attacked(tmp_path_factory):
             "def monte_carlo_kl(mu1, log_var1, mu2, log_var2, num_samples, rng):\n    import os\n    os._exit(1)\n",
         ),
     }
+    if namespace_available() or os.geteuid() != 0:  # root without namespaces has no process limit: no fork bomb then
+        submissions["forker"] = _with(_solution(), FORK_BOMB.format(mark=MARK))
     paths = []
     for student, nb in submissions.items():
         (base / student).mkdir()
         nbformat.write(nb, str(base / student / NAME))
         paths.append(base / student / NAME)
     os.environ["WORKSHOP_GRADER_SECRET"] = SECRET
-    settings = grading.Settings(cell_timeout=20, call_timeout=20, limits=Limits(memory_mb=6144))
+    settings = grading.Settings(cell_timeout=20, call_timeout=20, limits=Limits(memory_mb=6144, processes=512))
     try:
         results = grading.grade(paths, base / "report", jobs=2, settings=settings, progress=lambda line: None)
     finally:
@@ -253,6 +269,16 @@ def test_a_check_call_that_hangs_or_kills_the_kernel_is_not_graded_and_the_rest_
     assert grades["kl_divergence"].status == "pass"
     assert grades["gaussian_kl"].status == "not graded" and "20 s limit" in grades["gaussian_kl"].message
     assert grades["monte_carlo_kl"].status == "not graded" and "died" in grades["monte_carlo_kl"].message
+
+
+def test_a_fork_bomb_is_held_by_the_process_limit_and_ended_with_its_kernel(attacked):
+    results, *_ = attacked
+    if "forker" not in results:
+        pytest.skip("running as root without namespaces: no process limit")
+    forker = results["forker"]
+    assert forker.status in ("graded", "graded with problems") and len(forker.exercises) == 3, forker
+    assert not _leftovers()
+    assert _statuses(results["caller"])["kl_divergence"] == "pass"  # graded at the same time, not starved
 
 
 def test_reports_hold_every_submission(attacked):

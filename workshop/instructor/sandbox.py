@@ -18,9 +18,9 @@ grader) and starts an IPython kernel there:
   the Python installation put back read-only; ``/tmp``, ``/var/tmp`` and
   ``/dev/shm`` are private; ``/proc`` shows only the kernel's processes; the
   package copy is mounted read-only. Started as root, the kernel then runs as
-  the unprivileged user ``nobody`` (so the process limit holds and nothing
-  outside its folders is writable); otherwise in a user namespace whose
-  mounts it cannot undo. **``"plain"``** (anywhere else): the same folders,
+  an unprivileged user id of its own (:data:`FIRST_UID` + n; so the process
+  limit holds per kernel and nothing outside its folders is writable);
+  otherwise in a nested user namespace whose mounts it cannot undo. **``"plain"``** (anywhere else): the same folders,
   environment and limits, a new session; the package copy is made read-only
   by its permissions and checked after the run.
 * **cleanup**: the kernel's PID namespace (or its process group and every
@@ -31,6 +31,7 @@ grader) and starts an IPython kernel there:
 """
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -46,7 +47,10 @@ from pathlib import Path
 
 __all__ = ["Limits", "Sandbox", "namespace_available"]
 
-NOBODY = 65534
+# Started as root, each kernel runs as a user of its own from this range (no account needed): the process
+# limit then counts one kernel's processes and threads only, and kernels cannot signal each other.
+FIRST_UID, UIDS = 61000, 2000
+_uids = itertools.count()
 
 
 @dataclass
@@ -106,6 +110,21 @@ def copy_package(destination):
             os.chmod(os.path.join(root, name), 0o444)
         os.chmod(root, 0o555)
     return target
+
+
+def _tasks_of(uid):
+    """Processes and threads of user ``uid`` now (what RLIMIT_NPROC counts)."""
+    count = 0
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as handle:
+                    fields = dict(line.split(":", 1) for line in handle if ":" in line)
+                if int(fields["Uid"].split()[0]) == uid:
+                    count += int(fields.get("Threads", "1"))
+            except (OSError, KeyError, ValueError):
+                continue
+    return count
 
 
 def _snapshot(folder):
@@ -199,9 +218,10 @@ class Sandbox:
             (self.stage / name).mkdir()
         copy_package(self.stage / "package")
         self.package_state = _snapshot(self.stage / "package")
-        if isolation == "namespace" and os.geteuid() == 0:
+        self.uid = FIRST_UID + next(_uids) % UIDS if isolation == "namespace" and os.geteuid() == 0 else None
+        if self.uid is not None:
             for name in ("home", "work", "io"):
-                os.chown(self.stage / name, NOBODY, NOBODY)
+                os.chown(self.stage / name, self.uid, self.uid)
             os.chmod(self.stage, 0o755)
         self.io_outside = str(self.stage / "io")
         self.io_inside = os.path.join(self.inside, "io")
@@ -234,13 +254,21 @@ class Sandbox:
 
     def _rlimits(self):
         mb = 1024 * 1024
+        processes = self.limits.processes
+        if self.uid is None and processes:  # the kernel shares its user id: the limit counts that user's other tasks too
+            processes += _tasks_of(os.getuid())
         return {
             "RLIMIT_AS": self.limits.memory_mb * mb if self.limits.memory_mb else 0,
             "RLIMIT_CPU": self.limits.cpu_seconds,
             "RLIMIT_FSIZE": self.limits.file_mb * mb,
-            "RLIMIT_NPROC": self.limits.processes,
+            "RLIMIT_NPROC": processes,
             "RLIMIT_CORE": 0,
         }
+
+    @property
+    def processes_limited(self):
+        """Whether the process limit holds (Linux does not apply it to root)."""
+        return self.uid is not None or os.geteuid() != 0
 
     def _hidden(self):
         import workshop
@@ -273,7 +301,7 @@ class Sandbox:
         if self.isolation == "namespace":
             root = os.geteuid() == 0
             if root:
-                os.chown(connection, NOBODY, NOBODY)
+                os.chown(connection, self.uid, self.uid)
             config = {
                 "stage": str(self.stage),
                 "inside": self.inside,
@@ -281,7 +309,7 @@ class Sandbox:
                 "expose": self._exposed(),
                 "tmp_mb": self.limits.tmp_mb,
                 "limits": self._rlimits(),
-                "drop": NOBODY if root else 0,
+                "drop": self.uid if root else 0,
                 "nested": not root,
                 "uid": os.getuid(),
                 "gid": os.getgid(),
