@@ -462,8 +462,8 @@ def _read(path, course, settings):
     if not any(cell.cell_type == "code" and _source(cell).strip() for cell in nb.cells):
         return None, _not_graded_result(path, "empty notebook", f"{path.name} has no code; not graded.")
     kernel = nb.metadata.get("kernelspec", {}) or {}
-    language = (kernel.get("language") or nb.metadata.get("language_info", {}).get("name") or "python").lower()
-    if language != "python":
+    language = str(kernel.get("language") or nb.metadata.get("language_info", {}).get("name") or "python")
+    if language.lower() != "python":
         return None, _not_graded_result(
             path,
             "wrong kernel",

@@ -50,6 +50,10 @@ __all__ = ["Limits", "Sandbox", "namespace_available"]
 # Started as root, each kernel runs as a user of its own from this range (no account needed): the process
 # limit then counts one kernel's processes and threads only, and kernels cannot signal each other.
 FIRST_UID, UIDS = 61000, 2000
+# Imported before the student's first cell, outside its time limit: the time a loaded machine takes to import
+# TensorFlow must not make a student's cell time out.
+PRELOAD = "import numpy, keras, tensorflow, matplotlib\nmatplotlib.use('Agg')"
+PRELOAD_TIMEOUT = 300
 _uids = itertools.count()
 
 
@@ -205,7 +209,7 @@ while True:
 class Sandbox:
     """One student's kernel; use as a context manager. ``execute(code, timeout)`` returns an :class:`Outcome`."""
 
-    def __init__(self, limits=None, isolation="auto", fast=True, extra_hidden=(), threads=None):
+    def __init__(self, limits=None, isolation="auto", fast=True, extra_hidden=(), threads=None, preload=PRELOAD):
         self.limits = limits or Limits()
         if isolation == "auto":
             isolation = "namespace" if namespace_available() else "plain"
@@ -226,7 +230,7 @@ class Sandbox:
         self.io_outside = str(self.stage / "io")
         self.io_inside = os.path.join(self.inside, "io")
         self.process = self.client = None
-        self.starts = 0
+        self.starts, self.preload = 0, preload
 
     # -- environment -------------------------------------------------------
     def environment(self):
@@ -363,6 +367,11 @@ class Sandbox:
                     client.stop_channels()
                     raise RuntimeError("the kernel did not start within 120 s") from None
         self.client = client
+        if self.preload:
+            outcome = self.execute(self.preload, PRELOAD_TIMEOUT)
+            if outcome.status != "ok":
+                self.stop()
+                raise RuntimeError(f"the kernel could not import TensorFlow and Keras ({outcome.status} {outcome.ename})")
         return self
 
     def _drain(self, process):
