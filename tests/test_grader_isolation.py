@@ -388,3 +388,32 @@ def test_the_grade_command_refuses_an_output_that_is_a_file_or_under_one(tmp_pat
         assert main(["notebooks", "grade", str(submission), "--output", str(out)]) == 1
         assert "error:" in capsys.readouterr().err
     assert not (blocker.is_dir() or (tmp_path / "reports").exists())
+
+
+def test_instructor_cases_are_drawn_per_run_and_catch_answers_memorised_from_the_public_cases():
+    from workshop import probability
+    from workshop.checks import nb01
+    from workshop.instructor import grading_extra
+
+    memory = {np.asarray(p).tobytes() + np.asarray(q).tobytes(): probability.kl_divergence(p, q) for p, q in nb01.KL_CASES}
+
+    def memorised(p, q):  # the public answers, looked up; zeros elsewhere
+        return memory.get(np.asarray(p).tobytes() + np.asarray(q).tobytes(), np.zeros(np.shape(p)[:-1]))
+
+    assert nb01.check_kl_divergence(memorised, verbose=False, strict=False).passed
+    run = grading_extra.EXTRA_CHECKS["check_kl_divergence"]
+    seen = []
+
+    def honest(p, q):
+        seen.append(np.asarray(p).copy())
+        return probability.kl_divergence(p, q)
+
+    try:
+        for seed in (1, 2):
+            grading_extra.set_seed(seed)
+            ok, message = run({"kl_divergence": memorised})
+            assert not ok and "kl_divergence on a (3, 4, 6) batch" in message, message
+            assert run({"kl_divergence": honest})[0]
+    finally:
+        grading_extra.set_seed(2024)
+    assert not np.array_equal(seen[0], seen[2])  # another seed, other inputs

@@ -105,7 +105,7 @@ class SubmissionGrade:
 
 
 def _root():
-    candidate = Path(__file__).resolve().parent.parent
+    candidate = Path(__file__).resolve().parents[2]  # workshop/instructor/grading.py -> the repository
     return candidate if (candidate / "solutions").is_dir() else Path.cwd()
 
 
@@ -400,6 +400,7 @@ class Settings:
     threads: int = 0  # TensorFlow / OpenMP threads per kernel, 0: their default
     notebook: str = ""  # the assignment: a submission of another notebook is not graded
     max_restarts: int = 3
+    seed: int = None  # of the instructor's random cases; None: a new one per grading run
 
 
 class _Runner:
@@ -629,6 +630,15 @@ def grade(
         settings.hidden = tuple(sorted({str(Path(p).resolve().parent) for p in paths} | {str(Path(out_dir).resolve())}))
     paths = list(paths)
     total = len(paths)
+    if settings.extra:
+        import secrets
+
+        from workshop.instructor import grading_extra
+
+        if settings.seed is None:
+            settings.seed = secrets.randbits(31)
+        grading_extra.set_seed(settings.seed)
+        progress(f"instructor cases drawn with seed {settings.seed}")
     results = [None] * total
     lock = threading.Lock()
     finished = [0]
