@@ -303,6 +303,14 @@ def test_a_reply_is_read_without_pickle_and_never_through_a_link(tmp_path):
     link.symlink_to(good)
     with pytest.raises(OSError):
         probes.read_reply(str(link))
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(probes.ProbeAborted, match="not a plain file"):
+        probes.read_reply(str(fifo))  # returns at once: a pipe nobody writes to must not block the grader
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, a0=np.zeros(2**24), __reply__=np.array(json.dumps({"ok": None})))
+    with pytest.raises(probes.ProbeAborted, match="could not be read"):
+        probes.read_reply(str(bomb), limit=2**20)  # small on disk, large once unpacked
     error = tmp_path / "error.npz"
     np.savez(error, __reply__=np.array(json.dumps({"error": {"type": "NotImplementedError", "builtin": True, "message": "todo"}})))
     failed = probes.read_reply(str(error))

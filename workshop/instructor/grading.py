@@ -703,8 +703,10 @@ def check_inputs(paths, out_dir, solutions_dir=None, force=False):
 
 def settings_from_args(args):
     """:class:`Settings` from parsed ``notebooks grade`` arguments (missing ones take their defaults)."""
-    from workshop.instructor.sandbox import Limits
+    from workshop.instructor.sandbox import Limits, namespace_available
 
+    if getattr(args, "isolation", None) == "namespace" and not namespace_available():
+        raise ValueError("Expected Linux mount and PID namespaces for --isolation namespace. Received: `unshare` does not work here")
     limits = Limits()
     if getattr(args, "memory", None):
         limits.memory_mb = int(args.memory)

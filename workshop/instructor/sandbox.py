@@ -211,8 +211,13 @@ class Sandbox:
 
     def __init__(self, limits=None, isolation="auto", fast=True, extra_hidden=(), threads=None, preload=PRELOAD):
         self.limits = limits or Limits()
+        self.automatic = isolation == "auto"
         if isolation == "auto":
             isolation = "namespace" if namespace_available() else "plain"
+        elif isolation == "namespace" and not namespace_available():
+            raise ValueError("Expected Linux mount and PID namespaces for --isolation namespace. Received: `unshare` does not work here")
+        elif isolation not in ("namespace", "plain"):
+            raise ValueError(f"Expected isolation 'auto', 'namespace' or 'plain'. Received: {isolation!r}")
         self.isolation = isolation
         self.fast, self.extra_hidden, self.threads = fast, [str(Path(p).resolve()) for p in extra_hidden], threads
         self.token = uuid.uuid4().hex
@@ -350,7 +355,8 @@ class Sandbox:
                 start_new_session=True,
                 preexec_fn=preexec,
             )
-        threading.Thread(target=self._drain, args=(self.process,), daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, args=(self.process,), daemon=True)
+        self._drainer.start()
         client = BlockingKernelClient()
         client.load_connection_file(connection)
         client.start_channels()
@@ -358,6 +364,11 @@ class Sandbox:
         while True:
             if self.process.poll() is not None:
                 client.stop_channels()
+                if self.isolation == "namespace" and self.automatic and self.starts == 1 and "mount" in self.last_words():
+                    # namespaces exist but this system refuses the mounts: plain isolation from now on
+                    _NAMESPACE["ok"], self.isolation = False, "plain"
+                    self._use_plain_folders()
+                    return self.start()
                 raise RuntimeError(f"the kernel did not start ({self.last_words()})")
             try:
                 client.wait_for_ready(timeout=2)
@@ -374,6 +385,11 @@ class Sandbox:
                 raise RuntimeError(f"the kernel could not import TensorFlow and Keras ({outcome.status} {outcome.ename})")
         return self
 
+    def _use_plain_folders(self):
+        self.uid = None
+        self.inside = str(self.stage)
+        self.io_inside = os.path.join(self.inside, "io")
+
     def _drain(self, process):
         self._stderr = b""
         with contextlib.suppress(Exception):
@@ -381,6 +397,8 @@ class Sandbox:
                 self._stderr = (self._stderr + line)[-4000:]
 
     def last_words(self):
+        if getattr(self, "_drainer", None) is not None:
+            self._drainer.join(timeout=2)
         text = getattr(self, "_stderr", b"").decode("utf-8", "replace").strip().splitlines()
         return text[-1][:200] if text else "no message"
 
