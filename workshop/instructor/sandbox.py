@@ -13,16 +13,21 @@ grader) and starts an IPython kernel there:
   seconds, file size, number of processes (it counts threads, and the
   kernel's TensorFlow starts many: the default leaves room for them);
 * **isolation** ``"namespace"`` (Linux, where ``unshare`` works): new mount and
-  PID namespaces; the repository, the instructor's home, the submissions'
-  and the reports' folders are hidden behind empty read-only folders, with
-  the Python installation put back read-only; ``/tmp``, ``/var/tmp`` and
-  ``/dev/shm`` are private; ``/proc`` shows only the kernel's processes; the
-  package copy is mounted read-only. Started as root, the kernel then runs as
-  an unprivileged user id of its own (:data:`FIRST_UID` + n; so the process
-  limit holds per kernel and nothing outside its folders is writable);
-  otherwise in a nested user namespace whose mounts it cannot undo. **``"plain"``** (anywhere else): the same folders,
-  environment and limits, a new session; the package copy is made read-only
-  by its permissions and checked after the run.
+  PID namespaces and a new root (``chroot``) that holds only the system folders
+  (``/usr``, ``/etc``, ``/dev``, ``/sys`` ...), the Python installation and its
+  packages and the MNIST file, all read-only, plus private ``/tmp``,
+  ``/var/tmp`` and ``/dev/shm`` and the private folder: the repository (and any
+  other clone holding the instructor's tools, which an editable install would
+  otherwise import), the instructor's home, the submissions and the reports are
+  not there at all. ``/proc`` shows only the kernel's processes. Started as
+  root, the kernel then runs as an unprivileged user id of its own
+  (:data:`FIRST_UID` + n; so the process limit holds per kernel and nothing
+  outside its folders is writable); otherwise in a nested user namespace whose
+  mounts it cannot undo. **``"plain"``** (anywhere else): the same folders,
+  environment and limits, a new session; the package copy is made read-only by
+  its permissions (and checked after the run), but the kernel runs as the
+  instructor's user and can read and write what that user can: use it only
+  where namespaces are unavailable.
 * **cleanup**: the kernel's PID namespace (or its process group and every
   process carrying the run's marker in its environment) is killed, and the
   private folder removed.
@@ -116,6 +121,42 @@ def copy_package(destination):
     return target
 
 
+def installed_sources():
+    """Folders holding another ``workshop`` package with its instructor tools, found through site-packages.
+
+    An editable install (``pip install -e``) adds a finder that imports ``workshop.instructor``
+    (and so the instructor-only cases) from the repository even when ``PYTHONPATH`` puts the
+    kernel's copy first: those folders are hidden from the kernel too.
+    """
+    import ast
+    import re
+    import site
+
+    roots = set()
+    folders = {p for p in sys.path if p and "site-packages" in p and os.path.isdir(p)}
+    with contextlib.suppress(Exception):
+        folders.update(p for p in site.getsitepackages() if os.path.isdir(p))
+    for folder in folders:
+        for entry in os.listdir(folder):
+            path = os.path.join(folder, entry)
+            try:
+                if entry.startswith("__editable__") and entry.endswith("_finder.py"):
+                    with open(path, encoding="utf-8") as handle:
+                        found = re.search(r"^MAPPING\b[^=]*=\s*(\{.*?\})\s*$", handle.read(), re.M | re.S)
+                    for target in ast.literal_eval(found.group(1)).values() if found else ():
+                        if (Path(target) / "instructor").is_dir():
+                            roots.add(Path(target).resolve().parent)
+                elif entry.endswith(".pth"):
+                    with open(path, encoding="utf-8") as handle:
+                        for line in handle:
+                            line = line.strip()
+                            if line and not line.startswith(("#", "import")) and (Path(line) / "workshop" / "instructor").is_dir():
+                                roots.add(Path(line).resolve())
+            except (OSError, ValueError, SyntaxError):
+                continue
+    return sorted(roots)
+
+
 def _tasks_of(uid):
     """Processes and threads of user ``uid`` now (what RLIMIT_NPROC counts)."""
     count = 0
@@ -146,52 +187,53 @@ def mount(src, dst, fstype, flags, data=None):
     if r != 0:
         e = ctypes.get_errno()
         raise OSError(e, "mount %s on %s: %s" % (src, dst, os.strerror(e)))
+def bind(src, dst, writable=False):
+    if os.path.isdir(src):
+        os.makedirs(dst, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        open(dst, "a").close()
+    mount(src, dst, None, MS_BIND | MS_REC)
+    if not writable:
+        try:
+            mount(None, dst, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+        except OSError:
+            pass
 mount(None, "/", None, MS_REC | MS_PRIVATE)
-keep = [(os.open(p, os.O_PATH), p) for p in cfg["expose"] if os.path.exists(p)]
-stage = os.open(cfg["stage"], os.O_PATH)
-for p in cfg["hide"]:
-    if os.path.isdir(p):
-        mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-for p in ("/tmp", "/var/tmp", "/dev/shm"):
-    if os.path.isdir(p):
-        mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=1777" % cfg["tmp_mb"])
-inside = cfg["inside"]
-os.makedirs(inside, exist_ok=True)
-mount("/proc/self/fd/%d" % stage, inside, None, MS_BIND | MS_REC)
-for fd, p in keep:
-    if not os.path.exists(p):
-        os.makedirs(p, exist_ok=True)
-        mount("/proc/self/fd/%d" % fd, p, None, MS_BIND | MS_REC)
-        try:
-            mount(None, p, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
-        except OSError:
-            pass
-    os.close(fd)
-os.close(stage)
-package = os.path.join(inside, "package")
-mount(package, package, None, MS_BIND | MS_REC)
-mount(None, package, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-for p in cfg["hide"]:
-    if os.path.isdir(p):
-        try:
-            mount(None, p, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=755")
-        except OSError:
-            pass
-mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
+# A new root holding only what the kernel needs; everything else on the machine is absent from its view.
+root = cfg["root"]
+mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+for path in cfg["allow"]:
+    if not os.path.lexists(path) or os.path.lexists(root + path):
+        continue
+    if os.path.islink(path):
+        os.makedirs(os.path.dirname(root + path), exist_ok=True)
+        os.symlink(os.readlink(path), root + path)
+    else:
+        bind(path, root + path)
+for path in ("/tmp", "/var/tmp", "/dev/shm"):
+    os.makedirs(root + path, exist_ok=True)
+    mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=1777" % cfg["tmp_mb"])
+inside = root + cfg["inside"]
+for name in ("home", "work", "io", "package"):
+    bind(os.path.join(cfg["stage"], name), os.path.join(inside, name), writable=name != "package")
+os.makedirs(root + "/proc", exist_ok=True)
+mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV)
+mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+os.chroot(root)
+os.chdir("/")
 limits = cfg["limits"]
-def limit():
-    for name, value in limits.items():
-        if value:
-            resource.setrlimit(getattr(resource, name), (value, value))
 pid = os.fork()
 if pid == 0:
     os.setsid()
-    limit()
+    for name, value in limits.items():
+        if value:
+            resource.setrlimit(getattr(resource, name), (value, value))
     if cfg["drop"]:
         os.setgroups([])
         os.setgid(cfg["drop"])
         os.setuid(cfg["drop"])
-    os.chdir(os.path.join(inside, "work"))
+    os.chdir(os.path.join(cfg["inside"], "work"))
     argv = cfg["argv"]
     if cfg["nested"]:
         argv = ["unshare", "--user", "--map-user=%d" % cfg["uid"], "--map-group=%d" % cfg["gid"], "--"] + argv
@@ -223,7 +265,7 @@ class Sandbox:
         self.token = uuid.uuid4().hex
         self.stage = Path(tempfile.mkdtemp(prefix="workshop-grade-"))
         self.inside = "/tmp/workshop-grade" if isolation == "namespace" else str(self.stage)
-        for name in ("home", "work", "io"):
+        for name in ("home", "work", "io", "root"):
             (self.stage / name).mkdir()
         copy_package(self.stage / "package")
         self.package_state = _snapshot(self.stage / "package")
@@ -249,6 +291,7 @@ class Sandbox:
             "WORKSHOP_STRICT_CHECKS": "0",
             "PYTHONPATH": os.path.join(self.inside, "package"),
             "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "MPLCONFIGDIR": os.path.join(self.inside, "home", ".matplotlib"),
             "TMPDIR": os.path.join(self.inside, "work") if self.isolation == "plain" else "/tmp",
@@ -279,11 +322,24 @@ class Sandbox:
         """Whether the process limit holds (Linux does not apply it to root)."""
         return self.uid is not None or os.geteuid() != 0
 
+    def _allowed(self):
+        """What the kernel sees of the machine (read-only): the system, Python and its packages, MNIST."""
+        paths = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/dev", "/sys"]
+        paths += [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
+        paths += [p for p in sys.path if p and os.path.isdir(p) and ("site-packages" in p or "dist-packages" in p)]
+        if os.environ.get("MNIST_PATH") and os.path.exists(os.environ["MNIST_PATH"]):
+            paths.append(os.path.abspath(os.environ["MNIST_PATH"]))
+        unique = []
+        for path in sorted({os.path.abspath(p) for p in paths}, key=len):
+            if not any(path == u or path.startswith(u.rstrip("/") + "/") for u in unique):
+                unique.append(path)
+        return unique
+
     def _hidden(self):
         import workshop
 
         repository = Path(workshop.__file__).resolve().parent.parent
-        hide = {str(repository), os.path.expanduser("~"), *self.extra_hidden}
+        hide = {str(repository), os.path.expanduser("~"), *self.extra_hidden, *(str(p) for p in installed_sources())}
         if os.environ.get("HOME"):
             hide.add(str(Path(os.environ["HOME"]).resolve()))
         return sorted(p for p in hide if p not in ("/", "/usr", "/tmp") and os.path.isdir(p))
@@ -314,8 +370,8 @@ class Sandbox:
             config = {
                 "stage": str(self.stage),
                 "inside": self.inside,
-                "hide": self._hidden(),
-                "expose": self._exposed(),
+                "root": str(self.stage / "root"),
+                "allow": self._allowed(),
                 "tmp_mb": self.limits.tmp_mb,
                 "limits": self._rlimits(),
                 "drop": self.uid if root else 0,
