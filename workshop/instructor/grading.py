@@ -611,7 +611,7 @@ def grade(
 
     The reports are rewritten after each submission, so an interrupted run keeps what it
     graded. Progress goes, one line as each submission starts and one as it ends
-    (``[k/N]``, k counting finished ones), to ``progress`` (a function taking a line) if
+    (``[k/N]``: k is the submission's position when it starts, the number finished when it ends), to ``progress`` (a function taking a line) if
     given, else to ``stream`` (default: stdout). ``settings`` (:class:`Settings`) overrides
     ``cell_timeout``, ``fast`` and ``extra``.
     """
@@ -644,7 +644,7 @@ def grade(
     finished = [0]
 
     def one(position, path):
-        progress(f"[{finished[0]}/{total}] grading {_printable(path)} ...")
+        progress(f"[{position + 1}/{total}] grading {_printable(path)} ...")
         try:
             result = grade_submission(path, solutions_dir, settings=settings)
         except Exception as error:  # a grader bug must not stop the class
