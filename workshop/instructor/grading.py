@@ -401,6 +401,7 @@ class Settings:
     notebook: str = ""  # the assignment: a submission of another notebook is not graded
     max_restarts: int = 3
     seed: int = None  # of the instructor's random cases; None: a new one per grading run
+    snapshot: object = None  # sandbox.PackageSnapshot the kernels' package copies come from; None: taken by grade()
 
 
 class _Runner:
@@ -509,7 +510,9 @@ def grade_submission(path, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT
     problems = []
     sandbox = None
     try:
-        sandbox = Sandbox(settings.limits, settings.isolation, settings.fast, settings.hidden, settings.threads or None)
+        sandbox = Sandbox(
+            settings.limits, settings.isolation, settings.fast, settings.hidden, settings.threads or None, snapshot=settings.snapshot
+        )
         result.isolation = sandbox.isolation
         runner = _Runner(sandbox, sources, plan, settings)
         session = probes.Session(sandbox, settings.call_timeout)
@@ -630,6 +633,10 @@ def grade(
         settings.hidden = tuple(sorted({str(Path(p).resolve().parent) for p in paths} | {str(Path(out_dir).resolve())}))
     paths = list(paths)
     total = len(paths)
+    if settings.snapshot is None:
+        from workshop.instructor.sandbox import PackageSnapshot
+
+        settings.snapshot = PackageSnapshot()
     if settings.extra:
         import secrets
 
@@ -652,6 +659,20 @@ def grade(
                 Path(path), "failed to run", f"the grader failed on this submission ({type(error).__name__}: {_one_line(error, 120)})"
             )
         with lock:
+            # Only a kernel under plain isolation can reach the installed package; elsewhere a change is the instructor's.
+            changed = settings.snapshot.restore() if result.isolation == "plain" else []
+            if changed:  # only possible with plain isolation: the kernel ran as the instructor's user
+                shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+                result.message = "; ".join(
+                    m
+                    for m in (
+                        result.message if result.message != "ran without errors" else "",
+                        f"changed the installed package ({shown}; restored)",
+                    )
+                    if m
+                )
+                if result.status == "graded":
+                    result.status = "graded with problems"
             results[position] = result
             finished[0] += 1
             progress(f"[{finished[0]}/{total}] {_printable(_summary_line(result))} ({result.seconds:.0f} s)")

@@ -50,7 +50,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Limits", "Sandbox", "namespace_available"]
+__all__ = ["Limits", "PackageSnapshot", "Sandbox", "namespace_available"]
 
 # Started as root, each kernel runs as a user of its own from this range (no account needed): the process
 # limit then counts one kernel's processes and threads only, and kernels cannot signal each other.
@@ -107,18 +107,65 @@ def namespace_available():
     return _NAMESPACE["ok"]
 
 
-def copy_package(destination):
-    """Copy the ``workshop`` package (without ``instructor/`` and caches) under ``destination``; make it read-only."""
-    import workshop
+class PackageSnapshot:
+    """The ``workshop`` package's files as they were when grading began (bytes in memory).
 
-    source = Path(workshop.__file__).resolve().parent
-    target = Path(destination) / "workshop"
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "instructor"))
-    for root, _dirs, files in os.walk(target):
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o444)
-        os.chmod(root, 0o555)
-    return target
+    Every kernel gets its copy from this snapshot, so a submission that managed to change the
+    installed package (possible with ``plain`` isolation, where the kernel runs as the
+    instructor's user) cannot change what the next one runs; :meth:`restore` puts the
+    package's files back as they were and says what had changed.
+    """
+
+    def __init__(self, source=None):
+        import workshop
+
+        self.source = Path(source or Path(workshop.__file__).resolve().parent)
+        self.files = self._read()
+
+    def _read(self):
+        files = {}
+        for path in sorted(self.source.rglob("*")):
+            relative = path.relative_to(self.source)
+            if path.is_file() and "__pycache__" not in relative.parts and path.suffix != ".pyc":
+                files[relative.as_posix()] = path.read_bytes()
+        return files
+
+    def write(self, destination, exclude=("instructor",)):
+        """Write the package (without ``exclude``'s top-level folders) to ``destination/workshop``, read-only."""
+        target = Path(destination) / "workshop"
+        for relative, data in self.files.items():
+            if relative.split("/")[0] in exclude:
+                continue
+            path = target / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            os.chmod(path, 0o444)
+        for root, _dirs, _files in os.walk(target):
+            os.chmod(root, 0o555)
+        return target
+
+    def restore(self):
+        """Put back every file that changed, disappeared or appeared since the snapshot; return their names."""
+        changed = []
+        now = self._read()
+        for relative, data in self.files.items():
+            if now.get(relative) != data:
+                path = self.source / relative
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                changed.append(relative)
+        for relative in sorted(set(now) - set(self.files)):
+            with contextlib.suppress(OSError):
+                (self.source / relative).unlink()
+            changed.append(relative)
+        return changed
+
+
+def copy_package(destination, snapshot=None):
+    """Copy the ``workshop`` package (without ``instructor/`` and caches) under ``destination``; make it read-only."""
+    return (snapshot or PackageSnapshot()).write(destination)
 
 
 def installed_sources():
@@ -251,7 +298,7 @@ while True:
 class Sandbox:
     """One student's kernel; use as a context manager. ``execute(code, timeout)`` returns an :class:`Outcome`."""
 
-    def __init__(self, limits=None, isolation="auto", fast=True, extra_hidden=(), threads=None, preload=PRELOAD):
+    def __init__(self, limits=None, isolation="auto", fast=True, extra_hidden=(), threads=None, preload=PRELOAD, snapshot=None):
         self.limits = limits or Limits()
         self.automatic = isolation == "auto"
         if isolation == "auto":
@@ -267,7 +314,7 @@ class Sandbox:
         self.inside = "/tmp/workshop-grade" if isolation == "namespace" else str(self.stage)
         for name in ("home", "work", "io", "root"):
             (self.stage / name).mkdir()
-        copy_package(self.stage / "package")
+        copy_package(self.stage / "package", snapshot)
         self.package_state = _snapshot(self.stage / "package")
         self.uid = FIRST_UID + next(_uids) % UIDS if isolation == "namespace" and os.geteuid() == 0 else None
         if self.uid is not None:
