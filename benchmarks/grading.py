@@ -87,9 +87,6 @@ def main(argv=None):
         "wall_seconds_per_submission": round(wall / args.copies, 2),
         "median_submission_seconds": sorted(r.seconds for r in results)[len(results) // 2],
         "grader_cpu_seconds": round((cpu_end.user + cpu_end.system) - (cpu_start.user + cpu_start.system), 1),  # kernels not included
-        "kernels_cpu_seconds": round(
-            (cpu_end.children_user + cpu_end.children_system) - (cpu_start.children_user + cpu_start.children_system), 1
-        ),
         "extrapolated_class_seconds": round(wall * args.class_size / args.copies, 0),
         "class_size": args.class_size,
         "verdicts": statuses,
