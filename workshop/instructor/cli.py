@@ -415,8 +415,9 @@ def _add_notebooks(commands):
     grade = jobs.add_parser(
         "grade",
         help="grade submitted student notebooks (CSV, JSON, summary)",
-        description="Grade submitted student notebooks: each runs in a fresh kernel, then the course's checks are "
-        "replayed against the student's definitions. Writes grades.csv, grades.json and summary.txt into --output "
+        description="Grade submitted student notebooks: the cells each needs run in a fresh, walled-off kernel, then the "
+        "course's checks run in the grader, calling the student's code in that kernel (only values cross). "
+        "Writes grades.csv, grades.json and summary.txt into --output, after each submission "
         "(never over the reports of an earlier grading without --force). One progress line per submission on stderr.",
         epilog=_exit_statuses(
             "a missing submission file or solutions folder, or reports in --output that exist already (see --force); "
