@@ -246,6 +246,9 @@ def test_forged_verdict_lines_and_a_replaced_checker_do_not_pass_untouched_stubs
     forger = results["forger"]
     assert _statuses(forger) == dict.fromkeys(["kl_divergence", "gaussian_kl", "monte_carlo_kl"], "not attempted"), forger
     assert package_unchanged  # the submission's writes into the package did not reach the grader's copy
+    assert any("assigns _core._finish" in flag for flag in forger.flags), forger.flags
+    assert any("imports workshop.checks._remote" in flag for flag in results["runner"].flags), results["runner"].flags
+    assert not results["caller"].flags and not results["killer"].flags
 
 
 def test_a_replaced_runner_in_the_kernel_can_forge_values_but_not_verdicts(attacked):
@@ -375,6 +378,12 @@ def test_the_solutions_are_not_flagged():
         sources = [c.source for c in nb.cells if c.cell_type == "code"]
         for _, _, target in grading.exercise_targets(nb):
             assert probes.find_flags(sources, target) == [], (path.name, target)
+
+
+def test_no_solution_is_flagged_for_reaching_into_the_checks():
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        assert probes.tampering_flags([c.source for c in nb.cells if c.cell_type == "code"]) == [], path.name
 
 
 def test_a_train_step_that_hands_over_to_the_package_is_flagged():

@@ -98,6 +98,7 @@ class SubmissionGrade:
     exercises: list = field(default_factory=list)
     seconds: float = 0.0
     isolation: str = ""  # how the kernel was walled off: "namespace" or "plain" (see workshop.instructor.sandbox)
+    flags: list = field(default_factory=list)  # for the instructor: code that reaches into the check machinery
 
     @property
     def passed(self):
@@ -162,7 +163,7 @@ def replay_check(checker, source, namespace, extra=True):
         namespace["checks"] = workshop.checks
     _core._finish, _core._strict = finish, (lambda strict: False)
     try:
-        tree = ast.parse(source)
+        tree = _parse(source)
         exec(compile(tree, f"<check {checker}>", "exec"), namespace)  # noqa: S102 - the course's own check cell
     except NameError as error:
         verdict.update(status=NOT_ATTEMPTED, message=f"the exercise's code was not found ({error}); its cell was deleted or not run.")
@@ -217,7 +218,7 @@ def exercise_targets(solution_nb):
         if cell.cell_type != "code":
             continue
         try:
-            tree = ast.parse(_source(cell))
+            tree = _parse(_source(cell))
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -232,10 +233,16 @@ def exercise_targets(solution_nb):
     return found
 
 
+def _parse(source):
+    from workshop.instructor.probes import parse
+
+    return parse(source)
+
+
 def _bound_and_used(source):
     """(names a cell binds at its top level, names it reads anywhere, dotted names of the calls it makes) or None."""
     try:
-        tree = ast.parse(source)
+        tree = _parse(source)
     except SyntaxError:
         return None
     bound, used, calls = set(), set(), set()
@@ -507,6 +514,7 @@ def grade_submission(path, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT
     sources = [_source(c) for c in cells]
     plan = plan_cells(sources, [t for _, _, t in targets], [c.get("metadata", {}).get("tags", []) for c in cells])
     result = SubmissionGrade(_student_name(path, notebook), str(path), notebook, "graded", "")
+    result.flags = probes.tampering_flags(sources)
     problems = []
     sandbox = None
     try:

@@ -87,6 +87,14 @@ POST = {"check_build_encoder_decoder": ("workshop.checks.nb02", "_describe")}
 _local = threading.local()
 
 
+def parse(source):
+    """``ast.parse`` one thread at a time: Python 3.11's AST validation is not thread-safe (with -j, two threads
+    parsing at once can raise ``SystemError: AST constructor recursion depth mismatch``). The lock is the
+    checkers' own, as TensorFlow's autograph parses source too while a checker runs."""
+    with CHECK_LOCK:
+        return ast.parse(source)
+
+
 class ProbeAborted(BaseException):
     """A call into the student's kernel timed out, or the kernel died: the exercise is not graded.
 
@@ -528,6 +536,41 @@ FLAG_MAP = {
 }
 
 
+def tampering_flags(sources):
+    """Flags for code that reaches into the course's check machinery (never needed to answer an exercise).
+
+    Its verdicts cannot be changed that way (they are computed by the grader), but the values of the
+    class exercises are measured in the kernel by the check modules' own functions, which such code
+    could replace: the instructor should look.
+    """
+    found = []
+    for index, source in enumerate(sources):
+        try:
+            tree = parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            text = None
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                names += [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else []
+                if any(n.startswith("workshop.checks.") or n.startswith("workshop.instructor") for n in names):
+                    text = "imports " + ", ".join(sorted({n for n in names if n.startswith("workshop.")}))
+            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+                for target in targets:
+                    path = _dotted(target) if isinstance(target, ast.Attribute) else None
+                    if path and (path.startswith(("checks.", "workshop.")) or "._" in path):
+                        text = f"assigns {path}"
+            elif isinstance(node, ast.Call) and _dotted(node.func) in ("setattr", "delattr") and node.args:
+                base = _dotted(node.args[0]) or ""
+                if base.startswith(("checks", "workshop", "_core", "_remote", "nb")):
+                    text = f"calls {_dotted(node.func)} on {base}"
+            if text:
+                found.append(f"cell {index + 1} {text}")
+    return sorted(set(found), key=found.index)
+
+
 def _dotted(node):
     parts = []
     while isinstance(node, ast.Attribute):
@@ -557,7 +600,7 @@ def find_flags(sources, target):
     definitions = []
     for source in sources:
         try:
-            tree = ast.parse(source)
+            tree = parse(source)
         except SyntaxError:
             continue
         for node in ast.walk(tree):
