@@ -1,8 +1,10 @@
-"""Grading a submission with one planted mistake, for every notebook of the course (notebook 01: test_grading.py).
+"""Grading, for every notebook of the course (notebook 01: test_grading.py), a submission with one planted mistake
+and the untouched student notebook.
 
-Each submission is the solution notebook with one plausible student mistake planted in one exercise.
-Each is graded in its own fresh kernel and in fast mode, as an instructor would grade it: the planted exercise must fail with its check's one-line message,
-and every other exercise of that notebook must pass.
+The first is the solution notebook with one plausible student mistake planted in one exercise: the planted
+exercise must fail with its check's one-line message, and every other exercise of that notebook must pass. The
+second must be graded all "not attempted". Both are graded at once (``jobs=2``), each in its own sandboxed kernel
+and in fast mode, as an instructor would grade them; only the cells the exercises need run, so no training.
 """
 
 from pathlib import Path
@@ -76,10 +78,12 @@ def _planted(name, original, mistake):
 
 def _grade(tmp_path, name):
     _, original, mistake = PLANTED[name]
-    folder = tmp_path / "student"
-    folder.mkdir()
-    nbformat.write(_planted(name, original, mistake), str(folder / name))
-    (result,) = grading.grade([folder / name], tmp_path / "report", cell_timeout=300)
+    for student in ("student", "stub"):
+        (tmp_path / student).mkdir()
+    nbformat.write(_planted(name, original, mistake), str(tmp_path / "student" / name))
+    nbformat.write(nbformat.read(str(ROOT / "notebooks" / name), as_version=4), str(tmp_path / "stub" / name))
+    result, stub = grading.grade([tmp_path / "student" / name, tmp_path / "stub" / name], tmp_path / "report", cell_timeout=300, jobs=2)
+    assert stub.exercises and {e.status for e in stub.exercises} == {"not attempted"}, stub
     return result
 
 

@@ -361,6 +361,16 @@ def _seconds(text):
     return value
 
 
+def _count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1. Received: {text!r}")
+    return value
+
+
 def _add_notebooks(commands):
     notebooks = commands.add_parser(
         "notebooks",
@@ -406,15 +416,16 @@ def _add_notebooks(commands):
     grade = jobs.add_parser(
         "grade",
         help="grade submitted student notebooks (gradebook, feedback, class report)",
-        description="Grade submitted student notebooks: each runs in a fresh kernel, then the course's checks are "
-        "replayed against the student's definitions. Writes into --output: grades.csv, grades.json, summary.txt, "
+        description="Grade submitted student notebooks: the cells each needs run in a fresh, walled-off kernel, then the "
+        "course's checks run in the grader, calling the student's code in that kernel (only values cross). "
+        "Writes into --output, after each submission: grades.csv, grades.json, summary.txt, "
         "gradebook.csv (one row per student), gradebook_canvas.csv and gradebook_moodle.csv (to import), "
         "feedback/<student>.txt and class_report.html (never over the reports of an earlier grading without --force). "
         "Students are identified from Canvas's, Moodle's and Colab's file names, or by --roster. "
         "One progress line per submission on stderr. docs/grading-guide.md says how to import the grades.",
         epilog=_exit_statuses(
-            "a missing submission file or solutions folder, a roster or points file that cannot be read, reports in "
-            "--output that exist already (see --force), a report that cannot be written, or not a single submission "
+            "a missing submission file or solutions folder, a roster or points file that cannot be read, an --output that is a "
+            "file or cannot be written, reports in --output that exist already (see --force), a report that cannot be written, or not a single submission "
             "that could be graded; "
             "a class whose students fail, or hand in files that are not notebooks, is graded as such (status 0)"
         ),
@@ -442,6 +453,30 @@ def _add_notebooks(commands):
     )
     grade.add_argument("--assignment", metavar="NAME", help="the assignment's column name in the LMS files (default: the notebook's name)")
     grade.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
+    grade.add_argument(
+        "-j", "--jobs", type=_count, default=1, metavar="N", help="grade N submissions at once, each in its own kernel (default: 1)"
+    )
+    grade.add_argument(
+        "--call-timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="seconds allowed per call of the student's code by a check; past it the exercise is 'not graded' (default: 120)",
+    )
+    grade.add_argument(
+        "--isolation",
+        choices=("auto", "namespace", "plain"),
+        default="auto",
+        help="how each kernel is walled off: Linux mount and PID namespaces, or a private folder, "
+        "scrubbed environment and limits only ('plain'); auto: namespaces where they work (default: auto)",
+    )
+    grade.add_argument("--memory", type=_count, default=None, metavar="MB", help="address-space limit of a kernel in MB (default: 6144)")
+    grade.add_argument(
+        "--notebook",
+        metavar="NAME",
+        default=None,
+        help="the assignment (e.g. 05 or 05_vae_mnist): a submission of another course notebook is reported, not graded",
+    )
 
 
 def _port(text):

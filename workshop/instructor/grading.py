@@ -1,25 +1,40 @@
 """Grade submitted student notebooks: ``python -m workshop notebooks grade SUBMISSION.ipynb... --output DIR``.
 
-Each submission runs top to bottom in a fresh kernel (fast mode, checks not
-strict, a time limit per cell; a cell that errors or runs out of time is
-reported and the run goes on). Then, in the same kernel, the grader replays
-every check cell *of the solution notebook*, found by the checker it calls
-(``checks.nb01.check_kl_divergence(...)``, the nbgrader ``grade_id`` of the
-student's check cell), against whatever the student's code defined. So a
-moved, deleted or duplicated cell does not change the grade: only the
-student's definitions count, never the outputs they left in the notebook.
+Design: the student's code runs in its own kernel; every verdict is computed in
+this process; only values cross between the two.
 
-Per exercise the verdict is ``pass``, ``fail`` or ``not attempted`` (the stub's
-``NotImplementedError``, or the exercise's code missing) with the check's
-one-line message. Where an exercise passes its public check, instructor-only
-extra cases (:mod:`workshop.instructor.grading_extra`, stricter than the students' checks,
-never printed in a student notebook) run too; the message then says
-"public and instructor checks passed", or "public checks passed" where the
-exercise has no extra cases. A file that is not a notebook, a notebook that is
-not one of the course's, or a kernel that dies gets one clear line, and the
-other submissions are graded all the same.
+1. **Run.** Of a submission's code cells, only those the exercises need run
+   (:func:`plan_cells`: cells that train, draw or run a check are skipped unless
+   they bind a name an exercise's definition reads), in fast mode, in a
+   :class:`~workshop.instructor.sandbox.Sandbox`: scrubbed environment, private
+   folder, read-only package copy without :mod:`workshop.instructor`, resource
+   limits, Linux namespaces where available, every process killed afterwards. A
+   cell that errors is reported and the run goes on; a cell that runs past
+   ``--timeout`` or kills the kernel is skipped and the kernel restarted with the
+   cells that ran before it (:class:`_Runner`), so partial work is graded.
+2. **Judge.** For each exercise of the solution notebook (found by the checker
+   its check cell calls, ``checks.nb01.check_kl_divergence(kl_divergence)``),
+   :func:`workshop.instructor.probes.run_exercise` runs that public checker *here*
+   on a stand-in for the student's object: each call crosses to the kernel as a
+   request, the student's code runs there, and the outputs come back as arrays
+   (``.npz`` without pickle). References, named mistakes, statistical tolerances
+   and the instructor-only cases (:mod:`workshop.instructor.grading_extra`) stay
+   in this process. A call that runs past ``--call-timeout`` or kills the kernel
+   makes that exercise ``not graded`` with the reason (the kernel is restarted
+   for the others). So a moved, deleted or duplicated cell, printed text, saved
+   outputs or a student's changes to ``workshop.checks`` do not change a grade.
 
-Writes into ``--output`` (:mod:`workshop.instructor.gradebook`): ``grades.csv``
+Per exercise the verdict is ``pass``, ``fail``, ``not attempted`` (the stub's
+``NotImplementedError``, or the exercise's code missing) or ``not graded``, with
+the check's one-line message, and ``flags`` for the instructor (an answer that
+calls the package's own implementation; the verdict is not changed). A file
+that is not a notebook, an empty or non-Python notebook, a notebook that is not
+one of the course's (or not ``--notebook``) gets one clear line, and the other
+submissions are graded all the same. ``-j N`` grades N submissions at once
+(threads, each driving its own kernel; checkers run one at a time).
+
+Writes into ``--output``, again after each submission (so an interrupted run
+keeps what it graded) (:mod:`workshop.instructor.gradebook`): ``grades.csv``
 (one row per submission and exercise, with its points), ``grades.json``
 (everything), ``summary.txt`` (one line per submission), ``gradebook.csv`` (one
 row per student: points per exercise, total, maximum), ``gradebook_canvas.csv``
@@ -29,18 +44,19 @@ made and how often, a histogram of totals). Students are identified from the
 names Canvas, Moodle and Colab give downloads, or by ``--roster``; ``--points``
 sets the points per exercise (default 1). The command refuses, before grading
 anything, a submission file that does not exist, a solutions folder without
-notebooks, a roster or points file it cannot read, and an ``--output`` folder
+notebooks, a roster or points file it cannot read, an ``--output`` that is a file or cannot
+be written, and an ``--output`` folder
 that already holds reports (which an instructor may have edited) unless
 ``--force``. It exits 0 when the class was graded, whatever the students
 scored, and 1 when nothing could be graded at all.
 
-Written here rather than with nbgrader's or otter-grader's autograder: neither
-replays the solution's check cells, which name the student's mistake, against
-the student's own definitions. Kernels are run with nbclient.
+Written here rather than with nbgrader's or otter-grader's autograder: both run
+their tests inside the student's kernel, which is what this avoids, and neither
+replays the solution's check cells, which name the student's mistake. Kernels
+are IPython kernels driven with jupyter_client.
 """
 
 import ast
-import copy
 import json
 import os
 import re
@@ -53,9 +69,21 @@ import nbformat
 
 from workshop.instructor.delivery import SETUP_TAG, check_calls
 
-__all__ = ["ExerciseGrade", "SubmissionGrade", "cli_main", "expected_exercises", "grade", "grade_submission", "replay_check"]
+__all__ = [
+    "ExerciseGrade",
+    "Settings",
+    "SubmissionGrade",
+    "cli_main",
+    "exercise_targets",
+    "expected_exercises",
+    "grade",
+    "grade_submission",
+    "plan_cells",
+    "replay_check",
+]
 
 DEFAULT_CELL_TIMEOUT = 120
+DEFAULT_CALL_TIMEOUT = 120  # one call of the student's code by a check (train_step's runs a short fit)
 _MARK = "WORKSHOP-GRADE "
 PASS, FAIL, NOT_ATTEMPTED, NOT_GRADED = "pass", "fail", "not attempted", "not graded"
 
@@ -66,6 +94,7 @@ class ExerciseGrade:
     checker: str
     status: str
     message: str
+    flags: list = field(default_factory=list)  # for the instructor, e.g. "calls the package's own ..."; verdict unchanged
 
 
 @dataclass
@@ -77,6 +106,8 @@ class SubmissionGrade:
     message: str
     exercises: list = field(default_factory=list)
     seconds: float = 0.0
+    isolation: str = ""  # how the kernel was walled off: "namespace" or "plain" (see workshop.instructor.sandbox)
+    flags: list = field(default_factory=list)  # for the instructor: code that reaches into the check machinery
 
     @property
     def passed(self):
@@ -84,7 +115,7 @@ class SubmissionGrade:
 
 
 def _root():
-    candidate = Path(__file__).resolve().parent.parent
+    candidate = Path(__file__).resolve().parents[2]  # workshop/instructor/grading.py -> the repository
     return candidate if (candidate / "solutions").is_dir() else Path.cwd()
 
 
@@ -118,9 +149,11 @@ def expected_exercises(solution_nb):
 # inside the kernel
 # --------------------------------------------------------------------------- #
 def replay_check(checker, source, namespace, extra=True):
-    """Run a check cell's code in the student's namespace and print one ``WORKSHOP-GRADE`` JSON line.
+    """Run a check cell's code in ``namespace`` (in this process) and print one ``WORKSHOP-GRADE`` JSON line.
 
-    Called by the cells the grader appends to a submission; returns the verdict dict.
+    Not used by :func:`grade` any more (verdicts are computed outside the student's kernel, see
+    :mod:`workshop.instructor.probes`); kept for authors who want a check cell's verdict on
+    definitions they trust, in their own process. Returns the verdict dict.
     """
     from workshop.checks import _core
 
@@ -139,7 +172,7 @@ def replay_check(checker, source, namespace, extra=True):
         namespace["checks"] = workshop.checks
     _core._finish, _core._strict = finish, (lambda strict: False)
     try:
-        tree = ast.parse(source)
+        tree = _parse(source)
         exec(compile(tree, f"<check {checker}>", "exec"), namespace)  # noqa: S102 - the course's own check cell
     except NameError as error:
         verdict.update(status=NOT_ATTEMPTED, message=f"the exercise's code was not found ({error}); its cell was deleted or not run.")
@@ -177,6 +210,162 @@ def _extra_cases(checker, namespace):
 
 
 # --------------------------------------------------------------------------- #
+# which cells to run
+# --------------------------------------------------------------------------- #
+SKIP_TAG = "workshop-skip-grading"
+KEEP_TAG = "workshop-keep-grading"
+# Calls that train, draw or print summaries: a cell making one is not run when grading unless it
+# defines a name an exercise needs (or carries KEEP_TAG).
+_EXPENSIVE_CALLS = {"fit", "evaluate", "predict", "summary", "show", "imshow", "savefig", "subplots", "figure", "display"}
+_EXPENSIVE_PREFIXES = ("plt.", "plots.", "training.", "pretrained.")
+
+
+def exercise_targets(solution_nb):
+    """[(checker, check module, name the check is called with)] of a solution notebook, in order, once each."""
+    found, seen = [], set()
+    for cell in solution_nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = _parse(_source(cell))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr.startswith("check_")):
+                continue
+            module = node.func.value
+            if not (isinstance(module, ast.Attribute) and re.fullmatch(r"nb\d\d", module.attr)):
+                continue
+            if node.args and isinstance(node.args[0], ast.Name) and node.func.attr not in seen:
+                seen.add(node.func.attr)
+                found.append((node.func.attr, module.attr, node.args[0].id))
+    return found
+
+
+def _parse(source):
+    from workshop.instructor.probes import parse
+
+    return parse(source)
+
+
+def _bound_and_used(source):
+    """(names a cell binds at its top level, names it reads anywhere, dotted names of the calls it makes) or None."""
+    try:
+        tree = _parse(source)
+    except SyntaxError:
+        return None
+    bound, used, calls = set(), set(), set()
+
+    def top(node):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound.add(alias.asname or alias.name.split(".")[0])
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.Lambda):
+                top(child)
+
+    for statement in tree.body:
+        top(statement)
+    used = _free_names(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            parts, func = [], node.func
+            while isinstance(func, ast.Attribute):
+                parts.append(func.attr)
+                func = func.value
+            if isinstance(func, ast.Name):
+                parts.append(func.id)
+            calls.add(".".join(reversed(parts)))
+    return bound, used, calls
+
+
+def _free_names(tree):
+    """Names a piece of code reads from outside: in a function, its own arguments and assignments are not counted."""
+    free = set()
+
+    def visit(node, local):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            arguments = node.args
+            inner = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+            inner |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+            body = node.body if isinstance(node.body, list) else [node.body]
+            for child in body:
+                for sub in ast.walk(child):
+                    if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                        inner.add(sub.id)
+                    elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        inner.add(sub.name)
+                    elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+                        inner.update(a.asname or a.name.split(".")[0] for a in sub.names)
+            for default in (*arguments.defaults, *arguments.kw_defaults):
+                if default is not None:
+                    visit(default, local)
+            for decorator in getattr(node, "decorator_list", ()):
+                visit(decorator, local)
+            for child in body:
+                visit(child, local | inner)
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
+            free.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, local)
+
+    visit(tree, frozenset())
+    return free
+
+
+def plan_cells(sources, targets, tags=None):
+    """Indices of the cells to run when grading: what defines the exercises and what they need.
+
+    A cell is skipped when it only trains, draws or runs a check (its calls: ``fit``,
+    ``plt.*``, ``plots.*``, ``checks.nbNN.check_*`` ...) or carries ``SKIP_TAG``, unless it binds a
+    name that an exercise's definition (or a cell it needs) reads, or carries ``KEEP_TAG``.
+    Cells after the last one that binds a needed name are not run. A cell that does not parse is run
+    (its error is reported).
+    """
+    tags = tags or [()] * len(sources)
+    facts = [_bound_and_used(s) for s in sources]
+    needed = set(targets)
+    changed = True
+    while changed:
+        changed = False
+        for fact in facts:
+            if fact and fact[0] & needed and not fact[1] <= needed:
+                needed |= fact[1]
+                changed = True
+    last = max((i for i, f in enumerate(facts) if f is None or f[0] & needed), default=-1)
+    plan, missing = [], set()  # missing: names only skipped cells bind
+    for index, (fact, cell_tags) in enumerate(zip(facts, tags)):
+        if index > last:
+            break
+        if fact is None or KEEP_TAG in cell_tags or fact[0] & needed:
+            plan.append(index)
+            if fact:
+                missing -= fact[0]
+            continue
+        calls = fact[2]
+        expensive = SKIP_TAG in cell_tags or any(
+            c.rsplit(".", 1)[-1] in _EXPENSIVE_CALLS
+            or c.startswith(_EXPENSIVE_PREFIXES)
+            or ".check_" in c
+            or "train" in c.rsplit(".", 1)[-1]
+            for c in calls
+        )
+        if expensive or fact[1] & missing:  # also a cell that reads what a skipped cell made: it would only fail
+            missing |= fact[0]
+        else:
+            plan.append(index)
+            missing -= fact[0]
+    return plan
+
+
+# --------------------------------------------------------------------------- #
 # running one submission
 # --------------------------------------------------------------------------- #
 def _course_notebooks(solutions_dir):
@@ -205,161 +394,177 @@ def _student_name(path, notebook):
     return student_name(path, notebook)
 
 
-def _run_once(nb, cell_timeout, env, workdir):
-    """One fresh kernel, top to bottom; returns the index of a cell that timed out, or None."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError
-
-    state = {"cell": None}
-    # nbclient makes (and so owns, times out and shuts down) the kernel manager; one handed
-    # in as ``km=`` is a blocking one, whose cells never time out and whose kernel outlives the run.
-    client = NotebookClient(
-        nb,
-        timeout=cell_timeout,
-        allow_errors=True,
-        record_timing=False,
-        kernel_name="python3",
-        kernel_manager_class=_current_env_kernel_manager_class(),
-        on_cell_start=lambda cell, cell_index: state.update(cell=cell_index),
-        resources={"metadata": {"path": str(workdir)}},
-    )
-    try:
-        client.execute(env=env)
-        return None
-    except CellTimeoutError:
-        return state["cell"]
-
-
-def _current_env_kernel_manager_class():
-    """An AsyncKernelManager whose ``python3`` is the interpreter running this code."""
-    import ipykernel.kernelspec
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
-
-    class CurrentEnvKernelSpecManager(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name):
-            return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict())
-
-    class CurrentEnvKernelManager(AsyncKernelManager):
-        @default("kernel_spec_manager")
-        def _kernel_spec_manager_default(self):
-            return CurrentEnvKernelSpecManager(data_dir=self.data_dir)
-
-    return CurrentEnvKernelManager
-
-
-def _run(nb, cell_timeout, fast, workdir, max_timeouts=3):
-    """Execute in a fresh kernel; return (executed notebook, [problem lines]).
-
-    A cell that runs past ``cell_timeout`` is reported and replaced by a comment,
-    and the notebook runs again from the top in a new kernel (interrupting a
-    kernel is not reliable), up to ``max_timeouts`` times.
-    """
-    env = dict(os.environ)
-    env["WORKSHOP_FAST"] = "1" if fast else "0"
-    env["WORKSHOP_STRICT_CHECKS"] = "0"
-    env.setdefault("MPLBACKEND", "Agg")
-    problems = []
-    original = nb
-    for _ in range(max_timeouts + 1):
-        attempt = copy.deepcopy(original)
-        stuck = _run_once(attempt, cell_timeout, env, workdir)
-        if stuck is None:
-            break
-        if original.cells[stuck].get("metadata", {}).get("workshop_grader"):
-            problems.append(f"a grading cell timed out after {cell_timeout} s")
-            break
-        problems.append(f"cell {stuck + 1} timed out after {cell_timeout} s (skipped when grading)")
-        original = copy.deepcopy(original)
-        original.cells[stuck].source = f"# this cell ran past {cell_timeout} s and was skipped by the grader"
-    else:
-        raise RuntimeError(f"more than {max_timeouts} cells timed out")
-    nb = attempt
-    for index, cell in enumerate(nb.cells):
-        if cell.get("metadata", {}).get("workshop_grader"):
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") not in ("NotImplementedError", "CheckFailed"):
-                problems.append(f"cell {index + 1} raised {output.get('ename')}: {_one_line(output.get('evalue', ''))}")
-    return nb, problems
-
-
 def _one_line(text, limit=160):
     text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(text)).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def grade_submission(path, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT, fast=True, extra=True):
-    """Grade one submission; never raises for a bad submission (the result says what went wrong)."""
+@dataclass
+class Settings:
+    """How submissions are run; see ``notebooks grade --help``."""
+
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
+    fast: bool = True
+    extra: bool = True
+    isolation: str = "auto"  # "auto", "namespace" or "plain"
+    limits: object = None  # sandbox.Limits
+    hidden: tuple = ()  # folders the kernel must not see (submissions, reports)
+    threads: int = 0  # TensorFlow / OpenMP threads per kernel, 0: their default
+    notebook: str = ""  # the assignment: a submission of another notebook is not graded
+    max_restarts: int = 3
+    seed: int = None  # of the instructor's random cases; None: a new one per grading run
+    snapshot: object = None  # sandbox.PackageSnapshot the kernels' package copies come from; None: taken by grade()
+
+
+class _Runner:
+    """Runs a submission's planned cells in a sandbox; restarts it and skips a cell that hangs or kills the kernel."""
+
+    def __init__(self, sandbox, sources, plan, settings):
+        self.sandbox, self.sources, self.plan, self.settings = sandbox, sources, plan, settings
+        self.ran, self.culprits, self.problems, self.restarts = [], set(), [], 0
+
+    def run(self):
+        self.sandbox.start()
+        self._run(self.plan)
+
+    def _run(self, indices):
+        for index in indices:
+            if index in self.culprits:
+                continue
+            outcome = self.sandbox.execute(self.sources[index], self.settings.cell_timeout)
+            if outcome.status in ("timeout", "dead"):
+                what = f"ran past {self.settings.cell_timeout:g} s" if outcome.status == "timeout" else "killed the kernel"
+                self.problems.append(f"cell {index + 1} {what} (skipped when grading)")
+                self.culprits.add(index)
+                self.recover()
+                continue
+            if outcome.status == "error" and outcome.ename not in ("NotImplementedError", "CheckFailed"):
+                self.problems.append(f"cell {index + 1} raised {outcome.ename}: {_one_line(outcome.evalue)}")
+            self.ran.append(index)
+
+    def recover(self):
+        """A fresh kernel with every cell that ran so far run again (a cell that fails this time is dropped too)."""
+        if self.restarts >= self.settings.max_restarts:
+            raise RuntimeError(f"the kernel had to be restarted more than {self.settings.max_restarts} times")
+        self.restarts += 1
+        self.sandbox.start()
+        ran, self.ran = self.ran, []
+        problems = len(self.problems)
+        self._run(ran)
+        del self.problems[problems:]  # the same errors again
+
+
+def _status_of(check_status):
+    return {"passed": PASS, "not_implemented": NOT_ATTEMPTED, "missing": NOT_ATTEMPTED}.get(check_status, FAIL)
+
+
+def _not_graded_result(path, status, message, notebook=""):
+    return SubmissionGrade(_student_name(path, notebook) if notebook else path.stem, str(path), notebook, status, message)
+
+
+def _read(path, course, settings):
+    """(notebook, solution name) or a SubmissionGrade saying why it is not graded."""
+    try:
+        if path.stat().st_size > 64 * 1024 * 1024:
+            raise ValueError("larger than 64 MB")
+        nb = nbformat.read(str(path), as_version=4)
+        nbformat.validate(nb)
+    except Exception as error:  # nbformat raises several unrelated types
+        return None, _not_graded_result(
+            path, "not a notebook", f"{path.name} is not a Jupyter notebook ({type(error).__name__}: {_one_line(error, 100)}); not graded."
+        )
+    if not any(cell.cell_type == "code" and _source(cell).strip() for cell in nb.cells):
+        return None, _not_graded_result(path, "empty notebook", f"{path.name} has no code; not graded.")
+    kernel = nb.metadata.get("kernelspec", {}) or {}
+    language = str(kernel.get("language") or nb.metadata.get("language_info", {}).get("name") or "python")
+    if language.lower() != "python":
+        return None, _not_graded_result(
+            path,
+            "wrong kernel",
+            f"{path.name} is a {language} notebook (kernel {kernel.get('name', '?')}); the course's are Python; not graded.",
+        )
+    notebook = _identify(path, nb, course)
+    if notebook is None:
+        return None, _not_graded_result(
+            path, "unknown notebook", f"{path.name} is not one of the course notebooks ({', '.join(course) or 'none found'}); not graded."
+        )
+    if settings.notebook and notebook != settings.notebook:
+        return None, _not_graded_result(
+            path, "another assignment", f"{path.name} is {notebook}, not the assignment {settings.notebook}; not graded.", notebook
+        )
+    return nb, notebook
+
+
+def grade_submission(path, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT, fast=True, extra=True, settings=None):
+    """Grade one submission; never raises for a bad submission (the result says what went wrong).
+
+    The submission's needed cells (:func:`plan_cells`) run in a :class:`~workshop.instructor.sandbox.Sandbox`;
+    each exercise is then judged in this process by :func:`workshop.instructor.probes.run_exercise`.
+    """
+    from workshop.instructor import probes
+    from workshop.instructor.sandbox import Sandbox
+
+    if settings is None:
+        settings = Settings(cell_timeout=cell_timeout, fast=fast, extra=extra)
     path = Path(path)
     solutions_dir = Path(solutions_dir) if solutions_dir is not None else _root() / "solutions"
     course = _course_notebooks(solutions_dir)
     start = time.perf_counter()
+    nb, notebook = _read(path, course, settings)
+    if nb is None:
+        notebook.seconds = round(time.perf_counter() - start, 1)
+        return notebook
+    targets = exercise_targets(nbformat.read(str(course[notebook]), as_version=4))
+    cells = [c for c in nb.cells if c.cell_type == "code" and SETUP_TAG not in c.get("metadata", {}).get("tags", [])]
+    sources = [_source(c) for c in cells]
+    plan = plan_cells(sources, [t for _, _, t in targets], [c.get("metadata", {}).get("tags", []) for c in cells])
+    result = SubmissionGrade(_student_name(path, notebook), str(path), notebook, "graded", "")
+    result.flags = probes.tampering_flags(sources)
+    problems = []
+    sandbox = None
     try:
-        nb = nbformat.read(str(path), as_version=4)
-        nbformat.validate(nb)
-    except Exception as error:  # nbformat raises several unrelated types
-        return SubmissionGrade(
-            path.stem,
-            str(path),
-            "",
-            "not a notebook",
-            f"{path.name} is not a Jupyter notebook ({type(error).__name__}: {_one_line(error, 100)}); not graded.",
+        sandbox = Sandbox(
+            settings.limits, settings.isolation, settings.fast, settings.hidden, settings.threads or None, snapshot=settings.snapshot
         )
-    notebook = _identify(path, nb, course)
-    if notebook is None:
-        return SubmissionGrade(
-            path.stem,
-            str(path),
-            "",
-            "unknown notebook",
-            f"{path.name} is not one of the course notebooks ({', '.join(course) or 'none found'}); not graded.",
-        )
-    student = _student_name(path, notebook)
-    expected = expected_exercises(nbformat.read(str(course[notebook]), as_version=4))
-    cells = []
-    for cell in nb.cells:
-        if cell.cell_type == "code" and SETUP_TAG in cell.get("metadata", {}).get("tags", []):
-            continue  # the Colab installer: nothing to do here
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-        cells.append(cell)
-    for checker, _, source in expected:
-        replay = nbformat.v4.new_code_cell(
-            "from workshop.instructor.grading import replay_check as _workshop_replay_check\n"
-            f"_workshop_replay_check({checker!r}, {source!r}, globals(), extra={bool(extra)!r})"
-        )
-        replay.metadata["workshop_grader"] = True
-        cells.append(replay)
-    nb.cells = cells
-    result = SubmissionGrade(student, str(path), notebook, "graded", "")
-    try:
-        executed, problems = _run(nb, cell_timeout, fast, path.parent)
-    except Exception as error:  # a kernel that died or would not start
+        result.isolation = sandbox.isolation
+        runner = _Runner(sandbox, sources, plan, settings)
+        session = probes.Session(sandbox, settings.call_timeout)
+        try:
+            runner.run()
+            problems += runner.problems
+        except Exception as error:  # the kernel would not start, or kept dying
+            problems += runner.problems
+            result.status = "failed to run"
+            result.message = f"the notebook could not be run ({type(error).__name__}: {_one_line(error, 120)}); exercises not graded."
+        for checker, module, target in targets:
+            exercise = checker.removeprefix("check_")
+            flags = probes.find_flags(sources, target)
+            if result.status == "failed to run":
+                result.exercises.append(ExerciseGrade(exercise, checker, NOT_GRADED, "the notebook could not be run", flags))
+                continue
+            try:
+                if not sandbox.alive():
+                    runner.recover()
+                status, message = probes.run_exercise(session, checker, module, target, extra=settings.extra)
+                grade_ = ExerciseGrade(exercise, checker, _status_of(status), _one_line(message, 300), flags)
+            except probes.ProbeAborted as error:
+                grade_ = ExerciseGrade(exercise, checker, NOT_GRADED, _one_line(f"not graded: {error}", 300), flags)
+                problems.append(f"checking {exercise}: {error}")
+            except Exception as error:  # the grader's own failure on this exercise: say so, go on
+                grade_ = ExerciseGrade(
+                    exercise, checker, NOT_GRADED, _one_line(f"the grader failed: {type(error).__name__}: {error}", 300), flags
+                )
+                problems.append(f"checking {exercise}: the grader failed ({type(error).__name__})")
+            result.exercises.append(grade_)
+        if not sandbox.package_intact():
+            problems.append("the package copy was changed during the run (it was thrown away)")
+    except Exception as error:  # the sandbox could not be prepared
         result.status = "failed to run"
         result.message = f"the notebook could not be run ({type(error).__name__}: {_one_line(error, 120)}); exercises not graded."
-        executed, problems = nb, []
-    verdicts = {}
-    for cell in executed.cells:
-        if not cell.get("metadata", {}).get("workshop_grader"):
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
-                for line in output.get("text", "").splitlines():
-                    if line.startswith(_MARK):
-                        verdict = json.loads(line[len(_MARK) :])
-                        verdicts[verdict["checker"]] = verdict
-            elif output.get("output_type") == "error" and result.status == "graded":
-                problems.append(f"a grading cell timed out or failed ({output.get('ename')})")
-    for checker, _, _ in expected:
-        exercise = checker.removeprefix("check_")
-        verdict = verdicts.get(checker)
-        if verdict is None:
-            why = "the notebook could not be run" if result.status == "failed to run" else "its check did not finish (time limit?)"
-            result.exercises.append(ExerciseGrade(exercise, checker, NOT_GRADED, why))
-        else:
-            result.exercises.append(ExerciseGrade(exercise, checker, verdict["status"], _one_line(verdict["message"], 300)))
+    finally:
+        if sandbox is not None:
+            sandbox.close()
     if problems and result.status == "graded":
         result.status = "graded with problems"
     if result.status != "failed to run":
@@ -392,25 +597,102 @@ def write_reports(results, out_dir, **options):
     return written
 
 
-def grade(paths, out_dir, solutions_dir=None, cell_timeout=DEFAULT_CELL_TIMEOUT, fast=True, extra=True, stream=None, progress=None):
-    """Grade every submission in turn (one failing never stops the others) and write the reports.
+def _printable(text):
+    """A name for a progress line: control characters (a newline in a file name) shown escaped."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
 
-    Progress goes, one line as each submission starts and one as it ends, to
-    ``progress`` (a function taking a line) if given, else to ``stream`` (default: stdout).
+
+def grade(
+    paths,
+    out_dir,
+    solutions_dir=None,
+    cell_timeout=DEFAULT_CELL_TIMEOUT,
+    fast=True,
+    extra=True,
+    stream=None,
+    progress=None,
+    jobs=1,
+    settings=None,
+    report_options=None,
+):
+    """Grade every submission (one failing never stops the others), ``jobs`` at a time, and write the reports.
+
+    The reports are rewritten after each submission, so an interrupted run keeps what it
+    graded. Progress goes, one line as each submission starts and one as it ends
+    (``[k/N]``: k is the submission's position when it starts, the number finished when it ends), to ``progress`` (a function taking a line) if
+    given, else to ``stream`` (default: stdout). ``settings`` (:class:`Settings`) overrides
+    ``cell_timeout``, ``fast`` and ``extra``; ``report_options`` go to :func:`write_reports`
+    (roster, points, assignment).
     """
+    import concurrent.futures
+    import threading
+
     if progress is None:
         stream = stream or sys.stdout
 
         def progress(line):
             print(line, file=stream, flush=True)
 
-    results = []
-    for position, path in enumerate(paths, start=1):
-        progress(f"[{position}/{len(paths)}] grading {path} ...")
-        result = grade_submission(path, solutions_dir, cell_timeout, fast, extra)
-        results.append(result)
-        progress(f"[{position}/{len(paths)}] {_summary_line(result)} ({result.seconds:.0f} s)")
-    written = write_reports(results, out_dir)
+    if settings is None:
+        settings = Settings(cell_timeout=cell_timeout, fast=fast, extra=extra)
+    if not settings.hidden:
+        settings.hidden = tuple(sorted({str(Path(p).resolve().parent) for p in paths} | {str(Path(out_dir).resolve())}))
+    paths = list(paths)
+    total = len(paths)
+    if settings.snapshot is None:
+        from workshop.instructor.sandbox import PackageSnapshot
+
+        settings.snapshot = PackageSnapshot()
+    if settings.extra:
+        import secrets
+
+        from workshop.instructor import grading_extra
+
+        if settings.seed is None:
+            settings.seed = secrets.randbits(31)
+        grading_extra.set_seed(settings.seed)
+        progress(f"instructor cases drawn with seed {settings.seed}")
+    results = [None] * total
+    lock = threading.Lock()
+    finished = [0]
+
+    def one(position, path):
+        progress(f"[{position + 1}/{total}] grading {_printable(path)} ...")
+        try:
+            result = grade_submission(path, solutions_dir, settings=settings)
+        except Exception as error:  # a grader bug must not stop the class
+            result = _not_graded_result(
+                Path(path), "failed to run", f"the grader failed on this submission ({type(error).__name__}: {_one_line(error, 120)})"
+            )
+        with lock:
+            # Only a kernel under plain isolation can reach the installed package; elsewhere a change is the instructor's.
+            changed = settings.snapshot.restore() if result.isolation == "plain" else []
+            if changed:  # only possible with plain isolation: the kernel ran as the instructor's user
+                shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+                result.message = "; ".join(
+                    m
+                    for m in (
+                        result.message if result.message != "ran without errors" else "",
+                        f"changed the installed package ({shown}; restored)",
+                    )
+                    if m
+                )
+                if result.status == "graded":
+                    result.status = "graded with problems"
+            results[position] = result
+            finished[0] += 1
+            progress(f"[{finished[0]}/{total}] {_printable(_summary_line(result))} ({result.seconds:.0f} s)")
+            write_reports([r for r in results if r is not None], out_dir, **(report_options or {}))
+        return result
+
+    if jobs <= 1:
+        for position, path in enumerate(paths):
+            one(position, path)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            for future in [pool.submit(one, position, path) for position, path in enumerate(paths)]:
+                future.result()
+    written = write_reports(results, out_dir, **(report_options or {}))
     progress(f"wrote {', '.join(str(p) for p in written)}")
     return results
 
@@ -444,6 +726,9 @@ def check_inputs(paths, out_dir, solutions_dir=None, force=False):
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"Expected --output to be a folder. Received: {out}, an existing file")
+    existing_parent = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing_parent.is_dir() or not os.access(existing_parent, os.W_OK | os.X_OK):
+        raise ValueError(f"Expected --output to be a folder that can be written. Received: {out} ({existing_parent} is not writable)")
     existing = [name for name in REPORT_FILES if (out / name).exists()]
     if existing and not force:
         raise ValueError(
@@ -474,6 +759,39 @@ def report_options(args):
     }
 
 
+def settings_from_args(args):
+    """:class:`Settings` from parsed ``notebooks grade`` arguments (missing ones take their defaults)."""
+    from workshop.instructor.sandbox import Limits, namespace_available
+
+    if getattr(args, "isolation", None) == "namespace" and not namespace_available():
+        raise ValueError("Expected Linux mount and PID namespaces for --isolation namespace. Received: `unshare` does not work here")
+    limits = Limits()
+    if getattr(args, "memory", None):
+        limits.memory_mb = int(args.memory)
+    jobs = getattr(args, "jobs", 1) or 1
+    return Settings(
+        cell_timeout=getattr(args, "timeout", None) or DEFAULT_CELL_TIMEOUT,
+        call_timeout=getattr(args, "call_timeout", None) or DEFAULT_CALL_TIMEOUT,
+        fast=not getattr(args, "full", False),
+        extra=not getattr(args, "no_extra", False),
+        isolation=getattr(args, "isolation", None) or "auto",
+        limits=limits,
+        threads=max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0,
+        notebook=_assignment(getattr(args, "notebook", None), getattr(args, "solutions", None)),
+    )
+
+
+def _assignment(name, solutions_dir):
+    """The solution notebook that ``--notebook`` names (``05``, ``05_vae_mnist``, ``05_vae_mnist.ipynb``), or ""."""
+    if not name:
+        return ""
+    course = _course_notebooks(Path(solutions_dir) if solutions_dir else _root() / "solutions")
+    matches = [n for n in course if n == name or n[: -len(".ipynb")] == name or n.startswith(f"{name}_")]
+    if len(matches) != 1:
+        raise ValueError(f"Expected --notebook to name one course notebook ({', '.join(course)}). Received: {name!r}")
+    return matches[0]
+
+
 def run_from_args(args, progress=None):
     """Run ``notebooks grade`` for parsed arguments; return the exit status.
 
@@ -488,10 +806,18 @@ def run_from_args(args, progress=None):
     check_inputs(paths, args.output, args.solutions, force=getattr(args, "force", False))
     options = report_options(args)
 
-    results = grade(paths, args.output, args.solutions, args.timeout, fast=not args.full, extra=not args.no_extra, progress=progress)
+    results = grade(
+        paths,
+        args.output,
+        args.solutions,
+        progress=progress,
+        jobs=getattr(args, "jobs", 1) or 1,
+        settings=settings_from_args(args),
+        report_options=options,
+    )
     from workshop.instructor.gradebook import write_all
 
-    _, book = write_all(results, args.output, **options)  # again, with the roster and points
+    _, book = write_all(results, args.output, **options)  # again: the problems of the whole class
     for problem in book.problems:
         (progress or print)(f"note: {problem}")
     graded = [e for e in book.entries if e.graded]
