@@ -593,7 +593,7 @@ def fake_grading(monkeypatch, tmp_path):
     """Submission files on disk and a ``grade_submission`` that returns what ``verdicts`` says, with no kernel."""
     verdicts = {}
 
-    def fake(path, solutions_dir=None, cell_timeout=None, fast=True, extra=True):
+    def fake(path, solutions_dir=None, cell_timeout=None, fast=True, extra=True, settings=None):
         statuses = verdicts.get(Path(path).name)
         if statuses is None:
             return not_a_notebook(path)
