@@ -55,7 +55,11 @@ def _student_optimize_q(mistake=None, compiled=True):
                 else:
                     z = mean[:, None, :] + ops.exp(0.5 * log_var)[:, None, :] * eps
                 log_px_z = ops.reshape(log_likelihood(x_rep, ops.reshape(z, (n * num_samples, d))), (n, num_samples))
-                kl = 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=-1)
+                if mistake == "softplus variance in the KL only":
+                    var = ops.softplus(log_var)
+                    kl = 0.5 * ops.sum(var + ops.square(mean) - 1.0 - ops.log(var), axis=-1)
+                else:
+                    kl = 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=-1)
                 rec = ops.sum(log_px_z, axis=1) if mistake == "summed over S" else ops.mean(log_px_z, axis=1)
                 loss = ops.sum((0.0 if mistake == "no kl" else kl) - rec)
                 if mistake == "sign":
@@ -86,6 +90,7 @@ _OPTIMIZE_Q_CAUSES = {
     "no kl": "the KL(q || p(z)) term of the loss is missing",
     "no noise": "the codes carry no noise",
     "softplus std": "standard deviation softplus(log_var)",
+    "softplus variance in the KL only": "the KL reads softplus(log_var) as the variance",
 }
 
 
