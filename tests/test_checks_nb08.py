@@ -148,7 +148,7 @@ def test_log_mean_exp_reference_matches_the_numpy_one():
 
 
 def test_messages_are_one_line():
-    result = nb08.check_log_mean_exp(nb08._LOG_MEAN_EXP_MISTAKES[0][1], verbose=False, strict=False)
+    result = nb08.check_log_mean_exp(nb08._LOG_MEAN_EXP_MISTAKES[1][1], verbose=False, strict=False)
     assert result.status == "mistake" and "\n" not in result.message and "underflows" in result.message
 
 
@@ -163,6 +163,11 @@ def _lme_float(log_w):
 def _lme_mean_shift(log_w):
     m = ops.mean(log_w, axis=-1, keepdims=True)
     return ops.squeeze(m, axis=-1) + ops.log(ops.mean(ops.exp(log_w - m), axis=-1))
+
+
+def _lme_batch_max(log_w):
+    m = ops.max(log_w)  # one maximum for the whole batch, not one per row
+    return m + ops.log(ops.mean(ops.exp(log_w - m), axis=-1))
 
 
 def _lme_squeeze_all(log_w):
@@ -185,13 +190,14 @@ def _fb_float(z_mean, z_log_var, free_bits):
     [
         (nb08.check_log_mean_exp, _lme_mean_shift, "mistake", "must be the row's MAXIMUM"),
         (nb08.check_log_mean_exp, _lme_squeeze_all, "mistake", "single image (N = 1)"),
+        (nb08.check_log_mean_exp, _lme_batch_max, "mistake", "must be each row's own"),
         (nb08.check_log_mean_exp, _lme_static_batch, "error", "use ops.shape(x)"),
         (nb08.check_log_mean_exp, _lme_float, "error", "float(...), int(...)"),
         (nb08.check_free_bits_kl, _fb_static_batch, "error", "use ops.shape(x)"),
         (nb08.check_free_bits_kl, _fb_float, "error", "float(...), int(...)"),
         (nb08.check_kl_warmup_weight, lambda e, n: min(1.0, e / max(n, 1)), "mistake", "with warmup_epochs = 0 there is no warm-up"),
     ],
-    ids=["lme-mean-shift", "lme-squeeze", "lme-static-batch", "lme-float", "fb-static-batch", "fb-float", "warmup-zero"],
+    ids=["lme-mean-shift", "lme-squeeze", "lme-batch-max", "lme-static-batch", "lme-float", "fb-static-batch", "fb-float", "warmup-zero"],
 )
 def test_new_wrong_answers_are_caught_with_their_message(check, answer, status, words):
     messages = set()

@@ -145,6 +145,12 @@ def _lme(expr):
 
 
 _LOG_MEAN_EXP_MISTAKES = [
+    (  # before the direct form: where this one fails (a row far below another) the two give the same -inf
+        "the maximum taken out of the sum must be each row's own, ops.max(log_w, axis=-1, keepdims=True): with one "
+        "maximum for the whole batch, a row whose log-weights lie hundreds of nats below it still underflows to "
+        "exp(...) = 0, and log 0 = -inf.",
+        _lme(lambda ops, a: ops.max(a) + ops.log(ops.mean(ops.exp(a - ops.max(a)), axis=-1))),
+    ),
     (
         "log(mean(exp(log_w))) computed directly: exp of log-weights around -100 underflows to 0 in "
         "float32, so the log is -inf. Take the largest log-weight out of the sum first.",
