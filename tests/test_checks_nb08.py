@@ -226,3 +226,15 @@ def test_checks_print_no_tensorflow_warnings_when_run_again(capfd):
     nb08.check_optimize_q(_student_optimize_q(), verbose=False, strict=False)
     captured = capfd.readouterr()
     assert "retracing" not in (captured.out + captured.err).lower()
+
+
+def test_optimize_q_runs_each_mistake_once_per_process(monkeypatch):
+    # The mistakes' outcomes are seeded: a check run again (a re-run cell) reuses them and only runs the student's.
+    answer = _student_optimize_q("softplus std")
+    first = nb08.check_optimize_q(answer, verbose=False, strict=False)
+    built = []
+    variant = nb08._variant
+    monkeypatch.setattr(nb08, "_variant", lambda **mistake: built.append(mistake) or variant(**mistake))
+    second = nb08.check_optimize_q(answer, verbose=False, strict=False)
+    assert second.message == first.message and second.status == "mistake"
+    assert built == []

@@ -391,9 +391,19 @@ def _variant(
     return optimize_q
 
 
+_MISTAKE_OUTCOMES = {}  # (mistake, problems) -> outcome: seeded, so a check run again (a cell re-run) reuses them
+
+
 def _ran(**mistake):
-    """The expected outcome of a mistake: that mistake's own implementation, run as the student's is."""
-    return lambda problems: _run_optimize_q(_variant(**mistake), problems)
+    """The expected outcome of a mistake: that mistake's own implementation, run as the student's is (once per process)."""
+    key = tuple(sorted(mistake.items()))
+
+    def outcome(problems):
+        if (key, problems) not in _MISTAKE_OUTCOMES:
+            _MISTAKE_OUTCOMES[key, problems] = _run_optimize_q(_variant(**mistake), problems)
+        return _MISTAKE_OUTCOMES[key, problems]
+
+    return outcome
 
 
 # In the order they are tried: the first outcome the student's matches names the cause. Causes that leave q
