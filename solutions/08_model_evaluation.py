@@ -710,7 +710,8 @@ checks.nb08.check_free_bits_kl(free_bits_kl)
 # rises a little after every batch, $\min\big(1, t / (E \cdot \text{steps per epoch})\big)$ at step $t$, so each epoch $e$
 # starts at $e / E$, the value of your `kl_warmup_weight`, and the weight grows within the epoch instead of jumping at its start.
 # Train the collapse-prone $\beta = 4$, $d = 32$ model and the plain $d = 64$ model again with each remedy, on the same
-# budget of `EPOCHS_SMALL` = 4 epochs: the warm-up lasts the first 2 of them, the floor is 0.5 nats per dimension.
+# budget of `EPOCHS_SMALL` epochs (4 in the full run, of which the warm-up lasts the first 2); the floor is 0.5 nats per
+# dimension.
 
 # %%
 WARMUP = max(1, EPOCHS_SMALL // 2)
