@@ -47,9 +47,11 @@ NUM_GAP = 8 if FAST else 50            # test images whose q is optimised one by
 GAP_STEPS = 60 if FAST else 200        # Adam steps of that optimisation
 NUM_TABLE = 50 if FAST else 500        # test images for a table row that has no recorded number (section 3)
 K_TABLE = 100 if FAST else 1000        # and its K
-NUM_TRAIN_SMALL = 6000    # training images of the small models of section 5 (the same in both modes: a few s each)
-EPOCHS_SMALL = 4          # their epochs: every small model gets the same budget
-NUM_TEST_SMALL = 500      # test images to evaluate them
+NUM_TRAIN_SMALL = 512 if FAST else 6000   # training images of the small models of section 5
+EPOCHS_SMALL = 2 if FAST else 4           # their epochs: every small model gets the same budget
+NUM_TEST_SMALL = 200 if FAST else 500     # test images to evaluate them
+K_SMALL = 20 if FAST else 100             # K of their importance-weighted bound
+EAGER_SMALL = FAST        # a handful of steps runs faster uncompiled: compiling a model's step takes seconds
 
 # %%
 import math
@@ -569,21 +571,24 @@ x_small, x_small_test = x_train[:NUM_TRAIN_SMALL], x_test[:NUM_TEST_SMALL]
 def train_small(latent_dim, **options):
     keras.utils.set_random_seed(0)
     vae = workshop.VAE(latent_dim=latent_dim, hidden_units=(256,), seed=0, **options)
-    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=EAGER_SMALL)
     t0 = time.perf_counter()
     vae.fit(x_small, epochs=EPOCHS_SMALL, batch_size=128, verbose=0)
     seconds = time.perf_counter() - t0
     kl = evaluation.kl_per_dimension(vae, x_small_test)
     count, _ = evaluation.active_units(vae, x_small_test)
-    iwae = float(np.mean(vae.log_likelihood(x_small_test, num_samples=100, seed=0)))
+    iwae = float(np.mean(vae.log_likelihood(x_small_test, num_samples=K_SMALL, seed=0)))
     neg_elbo = -float(np.mean(vae.elbo(x_small_test, seed=0)))
     return {"kl": kl, "active": count, "neg_iwae": -iwae, "neg_elbo": neg_elbo, "seconds": seconds}
 
 def show(results):
-    print(f"{'model':24s} {'-ELBO':>7s} {'-L_100':>7s} {'KL':>6s} {'active':>7s} {'KL>0.1 nat':>10s}")
+    print(f"{'model':24s} {'-ELBO':>7s} {'-L_' + str(K_SMALL):>7s} {'KL':>6s} {'active':>7s} {'KL>0.1 nat':>10s}")
     for name, r in results.items():
         print(f"{name:24s} {r['neg_elbo']:7.2f} {r['neg_iwae']:7.2f} {r['kl'].sum():6.2f} {r['active']:4d}/{len(r['kl']):<3d}"
               f" {int(np.sum(r['kl'] > 0.1)):6d}")
+    if FAST:
+        print(f"reduced run (fast mode): {NUM_TRAIN_SMALL} training images, {EPOCHS_SMALL} epochs, {NUM_TEST_SMALL} test images, "
+              f"K = {K_SMALL}; the numbers in the text come from the full run (6000 images, 4 epochs, 500 test images, K = 100)")
 
 collapse = {}
 for d in (8, 32, 64):
@@ -705,7 +710,8 @@ checks.nb08.check_free_bits_kl(free_bits_kl)
 # rises a little after every batch, $\min\big(1, t / (E \cdot \text{steps per epoch})\big)$ at step $t$, so each epoch $e$
 # starts at $e / E$, the value of your `kl_warmup_weight`, and the weight grows within the epoch instead of jumping at its start.
 # Train the collapse-prone $\beta = 4$, $d = 32$ model and the plain $d = 64$ model again with each remedy, on the same
-# budget of `EPOCHS_SMALL` = 4 epochs: the warm-up lasts the first 2 of them, the floor is 0.5 nats per dimension.
+# budget of `EPOCHS_SMALL` epochs (4 in the full run, of which the warm-up lasts the first 2); the floor is 0.5 nats per
+# dimension.
 
 # %%
 WARMUP = max(1, EPOCHS_SMALL // 2)

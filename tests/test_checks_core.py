@@ -268,3 +268,49 @@ def test_numpy_inside_a_gradient_tape_is_named_as_the_cause():
     result = nb05.check_train_step(NumpyMean, verbose=False, strict=False)
     assert result.status == "error" and "\n" not in result.message
     assert "GradientTape cannot differentiate" in result.message and "keras.ops" in result.message
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda x: x.astype("float64"), ["`.astype`", "ops.cast(x, dtype)"]),
+        (lambda x: x.T, ["`.T`", "ops.transpose(x)"]),
+        (lambda x: x.flatten(), ["`.flatten`", "ops.reshape(x, (-1,))"]),
+        (lambda x: x.argmax(axis=-1), ["`.argmax`", "ops.argmax(x, ...)"]),
+    ],
+    ids=["astype", "T", "flatten", "argmax"],
+)
+def test_numpy_methods_on_tensors_are_named_with_their_keras_ops_function(answer, words):
+    from keras import ops
+
+    with pytest.raises(AttributeError) as caught:
+        answer(ops.convert_to_tensor(np.ones((2, 3), "float32")))
+    advice = _core.explain_tensor_misuse(caught.value)
+    assert advice is not None and "keras.ops" in advice
+    assert all(w in advice for w in words), advice
+    assert words[0] in _core.explain_symbolic_failure(caught.value)
+
+
+def test_item_assignment_into_a_tensor_is_named_and_other_errors_are_not():
+    from keras import ops
+
+    x = ops.convert_to_tensor(np.ones(3, "float32"))
+    with pytest.raises(TypeError) as caught:
+        x[0] = 2.0
+    assert "cannot be changed in place" in _core.explain_tensor_misuse(caught.value)
+    assert _core.explain_tensor_misuse(AttributeError("'list' object has no attribute 'max'")) is None
+    assert _core.explain_tensor_misuse(ValueError("'EagerTensor' object has no attribute 'max'")) is None
+
+
+def test_a_numpy_method_on_a_tensor_in_a_check_names_the_method_and_the_line():
+    from keras import ops
+
+    def student(mu, log_var):
+        mu, log_var = ops.convert_to_tensor(mu), ops.convert_to_tensor(log_var)
+        return 0.5 * (ops.exp(log_var) + mu**2 - 1.0 - log_var).sum(axis=-1)
+
+    result = run(student)
+    assert result.status == "error"
+    assert "a NumPy method on a tensor: tensors have no `.sum`" in result.message
+    assert "ops.sum(x, ...) instead of x.sum(...)" in result.message
+    assert "(ops.exp(log_var) + mu**2 - 1.0 - log_var).sum(axis=-1)" in result.message

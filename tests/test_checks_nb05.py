@@ -708,3 +708,14 @@ def test_a_numpy_reconstruction_term_is_named_as_cut_off_from_the_gradients():
     result = nb05.check_train_step(NumpyReconstructionVAE, **QUIET)
     assert result.status == "mistake", result.message
     assert "does not reach the gradients" in result.details["hint"] and "np.mean" in result.details["hint"]
+
+
+def test_kl_with_a_numpy_method_on_a_tensor_names_it_and_shows_the_line():
+    def kl_with_sum_method(z_mean, z_log_var):
+        terms = ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var
+        return 0.5 * terms.sum(axis=-1)
+
+    result = nb05.check_kl_to_standard_normal(kl_with_sum_method, verbose=False, strict=False)
+    assert result.status == "error"
+    assert "tensors have no `.sum`" in result.message and "ops.sum(x, ...)" in result.message
+    assert "return 0.5 * terms.sum(axis=-1)" in result.message

@@ -55,7 +55,11 @@ def _student_optimize_q(mistake=None, compiled=True):
                 else:
                     z = mean[:, None, :] + ops.exp(0.5 * log_var)[:, None, :] * eps
                 log_px_z = ops.reshape(log_likelihood(x_rep, ops.reshape(z, (n * num_samples, d))), (n, num_samples))
-                kl = 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=-1)
+                if mistake == "softplus variance in the KL only":
+                    var = ops.softplus(log_var)
+                    kl = 0.5 * ops.sum(var + ops.square(mean) - 1.0 - ops.log(var), axis=-1)
+                else:
+                    kl = 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=-1)
                 rec = ops.sum(log_px_z, axis=1) if mistake == "summed over S" else ops.mean(log_px_z, axis=1)
                 loss = ops.sum((0.0 if mistake == "no kl" else kl) - rec)
                 if mistake == "sign":
@@ -86,6 +90,7 @@ _OPTIMIZE_Q_CAUSES = {
     "no kl": "the KL(q || p(z)) term of the loss is missing",
     "no noise": "the codes carry no noise",
     "softplus std": "standard deviation softplus(log_var)",
+    "softplus variance in the KL only": "the KL reads softplus(log_var) as the variance",
 }
 
 
@@ -143,7 +148,7 @@ def test_log_mean_exp_reference_matches_the_numpy_one():
 
 
 def test_messages_are_one_line():
-    result = nb08.check_log_mean_exp(nb08._LOG_MEAN_EXP_MISTAKES[0][1], verbose=False, strict=False)
+    result = nb08.check_log_mean_exp(nb08._LOG_MEAN_EXP_MISTAKES[1][1], verbose=False, strict=False)
     assert result.status == "mistake" and "\n" not in result.message and "underflows" in result.message
 
 
@@ -158,6 +163,11 @@ def _lme_float(log_w):
 def _lme_mean_shift(log_w):
     m = ops.mean(log_w, axis=-1, keepdims=True)
     return ops.squeeze(m, axis=-1) + ops.log(ops.mean(ops.exp(log_w - m), axis=-1))
+
+
+def _lme_batch_max(log_w):
+    m = ops.max(log_w)  # one maximum for the whole batch, not one per row
+    return m + ops.log(ops.mean(ops.exp(log_w - m), axis=-1))
 
 
 def _lme_squeeze_all(log_w):
@@ -180,13 +190,14 @@ def _fb_float(z_mean, z_log_var, free_bits):
     [
         (nb08.check_log_mean_exp, _lme_mean_shift, "mistake", "must be the row's MAXIMUM"),
         (nb08.check_log_mean_exp, _lme_squeeze_all, "mistake", "single image (N = 1)"),
+        (nb08.check_log_mean_exp, _lme_batch_max, "mistake", "must be each row's own"),
         (nb08.check_log_mean_exp, _lme_static_batch, "error", "use ops.shape(x)"),
         (nb08.check_log_mean_exp, _lme_float, "error", "float(...), int(...)"),
         (nb08.check_free_bits_kl, _fb_static_batch, "error", "use ops.shape(x)"),
         (nb08.check_free_bits_kl, _fb_float, "error", "float(...), int(...)"),
         (nb08.check_kl_warmup_weight, lambda e, n: min(1.0, e / max(n, 1)), "mistake", "with warmup_epochs = 0 there is no warm-up"),
     ],
-    ids=["lme-mean-shift", "lme-squeeze", "lme-static-batch", "lme-float", "fb-static-batch", "fb-float", "warmup-zero"],
+    ids=["lme-mean-shift", "lme-squeeze", "lme-batch-max", "lme-static-batch", "lme-float", "fb-static-batch", "fb-float", "warmup-zero"],
 )
 def test_new_wrong_answers_are_caught_with_their_message(check, answer, status, words):
     messages = set()
@@ -215,3 +226,15 @@ def test_checks_print_no_tensorflow_warnings_when_run_again(capfd):
     nb08.check_optimize_q(_student_optimize_q(), verbose=False, strict=False)
     captured = capfd.readouterr()
     assert "retracing" not in (captured.out + captured.err).lower()
+
+
+def test_optimize_q_runs_each_mistake_once_per_process(monkeypatch):
+    # The mistakes' outcomes are seeded: a check run again (a re-run cell) reuses them and only runs the student's.
+    answer = _student_optimize_q("softplus std")
+    first = nb08.check_optimize_q(answer, verbose=False, strict=False)
+    built = []
+    variant = nb08._variant
+    monkeypatch.setattr(nb08, "_variant", lambda **mistake: built.append(mistake) or variant(**mistake))
+    second = nb08.check_optimize_q(answer, verbose=False, strict=False)
+    assert second.message == first.message and second.status == "mistake"
+    assert built == []

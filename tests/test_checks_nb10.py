@@ -187,3 +187,18 @@ def test_verdicts_are_deterministic_over_five_runs():
     for check, answer in answers:
         messages = {check(answer, verbose=False, strict=False).message for _ in range(5)}
         assert len(messages) == 1, messages
+
+
+def _numpy_method_on_a_tensor(z, means, log_vars, logits):
+    a = nb10._log_joint(z, means, log_vars, logits)
+    m = a.max(axis=-1, keepdims=True)  # a NumPy method: tensors have none, eagerly or compiled
+    return ops.exp(a - m) / ops.sum(ops.exp(a - m), axis=-1, keepdims=True)
+
+
+def test_a_numpy_method_on_a_tensor_is_named_in_the_eager_stage_with_the_students_line():
+    result = nb10.check_responsibilities(_numpy_method_on_a_tensor, verbose=False, strict=False)
+    assert result.status == "error"
+    assert "symbolic" not in str(result.details["exception"])  # the eager stage decided, before the compiled one
+    assert "NumPy method on a tensor" in result.message and "use keras.ops, ops.max(x, ...)" in result.message
+    assert "m = a.max(axis=-1, keepdims=True)" in result.message and "case 1: general codes" in result.message
+    assert "\n" not in result.message

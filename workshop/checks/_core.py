@@ -452,16 +452,61 @@ def _numpy_value_in_tape(error):
     return isinstance(error, AttributeError) and "'numpy." in said and "has no attribute" in said
 
 
+_TENSOR_TYPES = r"(?:[\w.]*\.)?(?:EagerTensor|SymbolicTensor|Tensor|ResourceVariable|Variable|KerasVariable|KerasTensor)"
+# TensorFlow writes "'EagerTensor' object has no attribute 'max'", and for the NumPy-like names it knows
+# ("astype", "T", ...) "EagerTensor object has no attribute 'astype'" followed by a hint to enable NumPy behaviour.
+_NO_ATTRIBUTE = re.compile(r"'?" + _TENSOR_TYPES + r"'? object has no attribute '(\w+)'")
+_NO_ITEM_ASSIGNMENT = re.compile(r"'?" + _TENSOR_TYPES + r"'? object does not support item assignment")
+# NumPy methods whose keras.ops function has the same name and takes the array first: x.max(axis=-1) -> ops.max(x, axis=-1)
+_SAME_NAME_OPS = frozenset(
+    "all any argmax argmin clip cumprod cumsum max mean min prod ravel repeat reshape round sort squeeze std sum "
+    "swapaxes take trace transpose var".split()
+)
+_RENAMED_OPS = {
+    "astype": "ops.cast(x, dtype)",
+    "T": "ops.transpose(x)",
+    "flatten": "ops.reshape(x, (-1,))",
+    "dot": "ops.matmul(x, y)",
+    "fill": "ops.full(shape, value)",
+    "copy": "x itself (a tensor is never changed in place, so it needs no copy)",
+}
+
+
+def explain_tensor_misuse(error):
+    """One line of advice when NumPy's array methods were used on a tensor (``x.max(axis=-1)``, ``x.astype(...)``,
+    ``x[0] = 1``), which tensors do not have, eagerly or compiled; None for any other error."""
+    said = str(error)
+    match = _NO_ATTRIBUTE.search(said) if isinstance(error, AttributeError) else None
+    if match:
+        method = match.group(1)
+        if method in _SAME_NAME_OPS:
+            instead = f"ops.{method}(x, ...) instead of x.{method}(...)"
+        elif method in _RENAMED_OPS:
+            instead = f"{_RENAMED_OPS[method]} instead of x.{method}{'' if method == 'T' else '(...)'}"
+        else:
+            instead = "the keras.ops function instead of the method"
+        return f"a NumPy method on a tensor: tensors have no `.{method}`; use keras.ops, {instead}"
+    if isinstance(error, TypeError) and _NO_ITEM_ASSIGNMENT.search(said):
+        return (
+            "a NumPy-style assignment into a tensor (x[i] = ...): tensors cannot be changed in place; use keras.ops "
+            "to build a new tensor (ops.where, ops.concatenate, ...)"
+        )
+    return None
+
+
 def _error(name, error, where, details, verbose, strict):
     text = _error_text(error)
-    if _numpy_value_in_tape(error):
+    misuse = explain_tensor_misuse(error)
+    if misuse:
+        text = f"{misuse} (raised {text})"
+    elif _numpy_value_in_tape(error):
         text = (
             "a NumPy call (np.mean, np.sum, ...) turned a tensor into a NumPy value, which GradientTape cannot "
             f"differentiate: use keras.ops (ops.mean, ops.sum, ...) instead; raised {text}"
         )
     line = _where_in_student_code(error)
     if line:
-        text += f" (at `{line}`)"
+        text = f"{text[:-1]}; at `{line}`)" if misuse else f"{text} (at `{line}`)"
     if where:
         text += f" {where}"
     return _finish(name, "error", _sentence(text), details, verbose, strict)
@@ -512,11 +557,10 @@ _SYMBOLIC_HINTS = (
 def explain_symbolic_failure(error):
     """One line on why code that ran on arrays failed on the symbolic tensors of a compiled function."""
     said = str(error).lower()
-    for needles, hint in _SYMBOLIC_HINTS:  # noqa: B007 - `hint` is read after the break
-        if any(needle in said for needle in needles):
-            break
-    else:  # cause unknown: say where it failed and what was raised, without guessing
-        hint = "it must run on symbolic tensors of unknown batch size"
+    hint = explain_tensor_misuse(error) or next(
+        (hint for needles, hint in _SYMBOLIC_HINTS if any(needle in said for needle in needles)),
+        "it must run on symbolic tensors of unknown batch size",  # cause unknown: say where and what, without guessing
+    )
     text = f"it works on arrays but fails inside a compiled function (tf.function, as in `fit`): {hint}"
     line = _where_in_student_code(error)
     if line:
