@@ -313,6 +313,8 @@ def test_reports_hold_every_submission(attacked):
     results, _, _, out = attacked
     graded = json.loads((out / "grades.json").read_text(encoding="utf-8"))
     assert sorted(r["student"] for r in graded) == sorted(results)
+    caller = next(line for line in (out / "summary.txt").read_text(encoding="utf-8").splitlines() if line.startswith("caller "))
+    assert "for the instructor: kl_divergence calls the package's own workshop.probability.kl_divergence" in caller
 
 
 # --------------------------------------------------------------------------- #
@@ -418,6 +420,24 @@ def test_the_sandbox_environment_holds_none_of_the_instructors_variables(monkeyp
         assert not (Path(env["PYTHONPATH"]) / "workshop" / "instructor").exists()
         stage = sandbox.stage
     assert not stage.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="namespaces are Linux's")
+def test_an_allowed_file_under_tmp_stays_visible_behind_the_private_tmp(tmp_path, monkeypatch):
+    # A checkout under /tmp (CI's clone, with its .venv) was hidden by the kernel's private /tmp: no kernel started.
+    from workshop.instructor.sandbox import Sandbox, namespace_available
+
+    if not namespace_available():
+        pytest.skip("no Linux namespaces here")
+    mnist = tmp_path / "mnist.npz"
+    mnist.write_bytes(b"under /tmp")
+    (tmp_path / "beside.txt").write_text("not for the kernel")
+    monkeypatch.setenv("MNIST_PATH", str(mnist))
+    with Sandbox(isolation="namespace", preload="") as sandbox:
+        sandbox.start()
+        code = "import os\nassert open(os.environ['MNIST_PATH'], 'rb').read() == b'under /tmp'\nassert os.listdir(os.path.dirname(os.environ['MNIST_PATH'])) == ['mnist.npz']"
+        outcome = sandbox.execute(code, timeout=60)
+    assert outcome.status == "ok", outcome
 
 
 def test_the_grade_command_refuses_an_output_that_is_a_file_or_under_one(tmp_path, capsys):

@@ -173,6 +173,20 @@ def test_reports_in_csv_and_json(graded):
     assert summary[2].startswith(f"bob ({NAME}): 2/3 passed, 1 fail")
 
 
+def test_the_graded_class_reaches_the_gradebook_feedback_and_class_report(graded):
+    _, out = graded
+    book = {r["student"]: r for r in csv.DictReader((out / "gradebook.csv").open(encoding="utf-8"))}
+    assert {name: book[name]["total"] for name in ("ada", "sol", "bob")} == {"ada": "0", "sol": "3", "bob": "2"}
+    assert book["eve"]["total"] == "" and all(row["max_points"] == "3" for row in book.values())
+    assert book["bob"][f"{NAME.removesuffix('.ipynb')}/gaussian_kl"] == "0"
+    canvas = list(csv.reader((out / "gradebook_canvas.csv").open(encoding="utf-8")))
+    assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"] and canvas[1][0] == "Points Possible"
+    bob = (out / "feedback" / "bob.txt").read_text(encoding="utf-8")
+    assert "gaussian_kl" in bob and "2" in bob and "fail" in bob
+    report = (out / "class_report.html").read_text(encoding="utf-8")
+    assert "gaussian_kl" in report and "<img" in report and 'alt="' in report
+
+
 def test_instructor_cases_catch_what_the_public_check_lets_through():
     from workshop import probability
     from workshop.instructor import grading_extra

@@ -433,6 +433,9 @@ def _summary(book):
             line += f"; {_number(entry.total)}/{_number(entry.maximum)} points"
         if entry.superseded_by:
             line += f"; superseded by {Path(entry.superseded_by).name}"
+        flags = [*getattr(entry.result, "flags", []), *(f for e in entry.result.exercises for f in getattr(e, "flags", []))]
+        if flags:
+            line += "; for the instructor: " + "; ".join(dict.fromkeys(flags))
         lines.append(_line(line))
     return "\n".join(lines) + "\n"
 

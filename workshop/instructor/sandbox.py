@@ -250,6 +250,14 @@ mount(None, "/", None, MS_REC | MS_PRIVATE)
 # A new root holding only what the kernel needs; everything else on the machine is absent from its view.
 root = cfg["root"]
 mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+# Private temporary folders first, so that an allowed path under /tmp (a virtual environment in a
+# checkout there, as CI makes) is bound on top of them rather than hidden beneath them; /dev/shm after
+# /dev is bound.
+def private_tmp(path):
+    os.makedirs(root + path, exist_ok=True)
+    mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=1777" % cfg["tmp_mb"])
+for path in ("/tmp", "/var/tmp"):
+    private_tmp(path)
 for path in cfg["allow"]:
     if not os.path.lexists(path) or os.path.lexists(root + path):
         continue
@@ -258,9 +266,7 @@ for path in cfg["allow"]:
         os.symlink(os.readlink(path), root + path)
     else:
         bind(path, root + path)
-for path in ("/tmp", "/var/tmp", "/dev/shm"):
-    os.makedirs(root + path, exist_ok=True)
-    mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=1777" % cfg["tmp_mb"])
+private_tmp("/dev/shm")
 inside = root + cfg["inside"]
 for name in ("home", "work", "io", "package"):
     bind(os.path.join(cfg["stage"], name), os.path.join(inside, name), writable=name != "package")
