@@ -351,24 +351,22 @@ def _add_export(commands):
     likelihood.add_argument("--quiet", action="store_true", help="no progress lines on stderr, only errors")
 
 
-def _seconds(text):
+def _whole_number(text, what):
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of seconds >= 1. Received: {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a whole number{what} >= 1. Received: {text!r}")
     return value
+
+
+def _seconds(text):
+    return _whole_number(text, " of seconds")
 
 
 def _count(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1. Received: {text!r}")
-    return value
+    return _whole_number(text, "")
 
 
 def _add_notebooks(commands):

@@ -65,13 +65,10 @@ def load_points(path, known=None):
     course: a key that names none of them is refused (a typo would otherwise
     silently count 1 point). ValueError names the file and what was expected.
     """
+    from workshop.instructor.roster import read_option_file
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ValueError(f"Expected a points file (--points): {POINTS_FORMS}. Received: {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"Expected a points file in UTF-8 (--points). Received: {path}: {error}") from None
+    text = read_option_file(path, "a points file", "--points", f": {POINTS_FORMS}")
     pairs = []
     if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
         try:

@@ -153,15 +153,20 @@ ROSTER_FORMS = (
 )
 
 
+def read_option_file(path, expected, option, forms=""):
+    """The text of a file an option names (UTF-8, a BOM allowed); ValueError naming the file and what was expected."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ValueError(f"Expected {expected} ({option}){forms}. Received: {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"Expected {expected} in UTF-8 ({option}). Received: {path}: {error}") from None
+
+
 def load_roster(path):
     """The students of ``path``, a CSV file (:data:`ROSTER_FORMS`); ValueError naming the file when it is not one."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ValueError(f"Expected a roster CSV file (--roster). Received: {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"Expected a roster CSV file in UTF-8 (--roster). Received: {path}: {error}") from None
+    text = read_option_file(path, "a roster CSV file", "--roster")
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise ValueError(f"Expected a roster CSV file with a header row ({ROSTER_FORMS}). Received: {path}, an empty file")
