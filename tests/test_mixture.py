@@ -10,13 +10,21 @@ from helpers import run_python, sample_images
 from keras import ops
 
 from workshop import losses, probability
-from workshop.clustering import best_matching, clustering_accuracy, kmeans, kmeans_plus_plus
+from workshop.clustering import (
+    best_matching,
+    clustering_accuracy,
+    clustering_report,
+    confusion_matrix,
+    kmeans,
+    normalized_mutual_information,
+)
 from workshop.mixture import (
     MixturePrior,
     MixturePriorVAE,
     mixture_log_density,
     mixture_responsibilities,
     monte_carlo_kl,
+    vade_kl,
 )
 
 
@@ -231,15 +239,16 @@ def test_kmeans_finds_separated_blobs():
     assert inertia == pytest.approx(np.sum((x - centroids[clusters]) ** 2))
 
 
-def test_kmeans_plus_plus_spreads_the_starts():
-    # Uniform random starts cover all 4 blobs with probability 4!/4^4 = 9%; k-means++ almost always does.
-    x, labels, _ = _blobs(seed=1)
-    covered = []
-    for seed in range(40):
-        starts = kmeans_plus_plus(x, 4, seed=seed)
-        blob_of_start = labels[np.argmin(((x[:, None] - starts[None]) ** 2).sum(-1), axis=0)]
-        covered.append(len(set(blob_of_start)) == 4)
-    assert np.mean(covered) > 0.6, np.mean(covered)
+def test_confusion_matrix_and_nmi_of_a_known_clustering():
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    clusters = np.array([2, 2, 1, 0, 0, 0, 1, 1, 1, 1])  # one 0 put with the 2s
+    table = confusion_matrix(clusters, labels)
+    np.testing.assert_array_equal(table, [[2, 0, 1], [0, 3, 0], [0, 0, 4]])
+    assert np.trace(table) / len(labels) == pytest.approx(clustering_accuracy(clusters, labels))
+    assert normalized_mutual_information(np.array([5, 5, 3, 3]), np.array([0, 0, 1, 1])) == pytest.approx(1.0)
+    assert normalized_mutual_information(np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1])) == pytest.approx(0.0, abs=1e-12)
+    report = clustering_report(clusters, labels)
+    assert report["accuracy"] == pytest.approx(0.9) and report["num_points"] == 10 and report["confusion"] == table.tolist()
 
 
 def test_best_matching_is_exact_against_brute_force():
@@ -274,3 +283,44 @@ def test_clustering_bad_arguments():
         clustering_accuracy(np.zeros(3, int), np.zeros(4, int))
     with pytest.raises(ValueError, match="labels"):
         clustering_accuracy(np.zeros(3, int), np.array([0.5, 1.0, 2.0]))
+
+
+def _reference_vade_kl(z, mu, log_var, means, log_vars, logits):
+    """VaDE's KL for one image from its definition, E_q[log q(z|x) + log q(c|x) - log p(z|c) - log p(c)], in float64:
+    the Gaussian expectations by a large Monte Carlo sample, gamma = p(c | z) at the given z."""
+    rng = np.random.default_rng(0)
+    weights = np.exp(logits - np.logaddexp.reduce(logits))
+    log_joint = np.log(weights) - 0.5 * np.sum(np.log(2 * np.pi) + log_vars + (z - means) ** 2 / np.exp(log_vars), axis=1)
+    gamma = np.exp(log_joint - np.logaddexp.reduce(log_joint))
+    draws = mu + np.exp(0.5 * log_var) * rng.standard_normal((400_000, len(mu)))
+    log_q = -0.5 * np.sum(np.log(2 * np.pi) + log_var + (draws - mu) ** 2 / np.exp(log_var), axis=1).mean()
+    log_p_given_c = np.array(
+        [
+            (-0.5 * np.sum(np.log(2 * np.pi) + log_vars[k] + (draws - means[k]) ** 2 / np.exp(log_vars[k]), axis=1)).mean()
+            for k in range(len(means))
+        ]
+    )
+    return log_q + np.sum(gamma * (np.log(gamma) - np.log(weights) - log_p_given_c))
+
+
+def test_vade_kl_matches_its_definition_and_bounds_the_marginal_kl():
+    rng = np.random.default_rng(1)
+    means, log_vars, logits = rng.normal(size=(3, 2)) * 2, rng.normal(size=(3, 2)) * 0.3, rng.normal(size=3)
+    mu, log_var = rng.normal(size=(4, 2)), rng.normal(size=(4, 2)) * 0.3 - 0.5
+    z = mu + np.exp(0.5 * log_var) * rng.normal(size=(4, 2))
+    got = _np(vade_kl(*(ops.convert_to_tensor(a, "float32") for a in (z, mu, log_var, means, log_vars, logits))))
+    want = [_reference_vade_kl(z[i], mu[i], log_var[i], means, log_vars, logits) for i in range(4)]
+    np.testing.assert_allclose(got, want, atol=0.02)
+    # With a single component, gamma = 1 and it is the closed-form Gaussian KL.
+    one = _np(vade_kl(*(ops.convert_to_tensor(a, "float32") for a in (z, mu, log_var, means[:1], log_vars[:1], logits[:1]))))
+    v, s = np.exp(log_var), np.exp(log_vars[0])
+    closed = 0.5 * np.sum(np.log(s) - log_var + (v + (mu - means[0]) ** 2) / s - 1, axis=1)
+    np.testing.assert_allclose(one, closed, rtol=1e-5, atol=1e-5)
+    # Averaged over z ~ q, it is never below the marginal KL(q(z|x) || p(z)) (q(c|x) is not the exact posterior).
+    draws = mu[0] + np.exp(0.5 * log_var[0]) * rng.normal(size=(20000, 2))
+    tensors = [ops.convert_to_tensor(a, "float32") for a in (draws, np.repeat(mu[:1], 20000, 0), np.repeat(log_var[:1], 20000, 0))]
+    vade = _np(vade_kl(*tensors, *(ops.convert_to_tensor(a, "float32") for a in (means, log_vars, logits)))).mean()
+    marginal = _np(
+        monte_carlo_kl(*tensors, mixture_log_density(tensors[0], *(ops.convert_to_tensor(a, "float32") for a in (means, log_vars, logits))))
+    ).mean()
+    assert vade >= marginal - 0.02, (vade, marginal)

@@ -1,24 +1,25 @@
-"""Clustering without labels, and how to score it against labels (NumPy).
+"""Clustering without labels, and how to score it against labels.
 
-* :func:`kmeans`: Lloyd's algorithm with k-means++ initialisation.
+* :func:`kmeans`: k-means (scikit-learn's ``KMeans``: Lloyd's algorithm from
+  k-means++ starts), the baseline of notebook 10.
 * :func:`best_matching`: the one-to-one assignment of clusters to classes that
-  maximises the number of agreements, found exactly (dynamic programming over
-  subsets, fine for up to about 16 clusters; no SciPy needed).
+  maximises the number of agreements (SciPy's ``linear_sum_assignment``, the
+  Hungarian method).
 * :func:`clustering_accuracy`: the fraction of points whose cluster, mapped by
-  the best matching, is their class.
+  the best matching, is their class ("unsupervised accuracy").
+* :func:`confusion_matrix`, :func:`normalized_mutual_information` and
+  :func:`clustering_report`: the rest of what a clustering is judged by.
 
-Written here rather than with scikit-learn's ``KMeans`` and SciPy's
-``linear_sum_assignment``: neither package is a dependency of the course, and
-these two baselines are a few dozen lines that notebook 10 reads alongside.
+The course teaches the mixture model and its responsibilities; k-means and the
+assignment problem are tools it uses, so they come from the libraries that
+maintain them.
 """
 
 import numpy as np
 
 from workshop.validation import check_positive_int
 
-__all__ = ["best_matching", "clustering_accuracy", "kmeans", "kmeans_plus_plus"]
-
-MAX_MATCHING_SIZE = 16
+__all__ = ["best_matching", "clustering_accuracy", "clustering_report", "confusion_matrix", "kmeans", "normalized_mutual_information"]
 
 
 def _check_points(x, k):
@@ -33,73 +34,29 @@ def _check_points(x, k):
     return x
 
 
-def _squared_distances(x, centroids, x_sq=None):
-    if x_sq is None:
-        x_sq = np.sum(x**2, axis=1)
-    d = x_sq[:, None] - 2.0 * x @ centroids.T + np.sum(centroids**2, axis=1)[None, :]
-    return np.maximum(d, 0.0)
-
-
-def kmeans_plus_plus(x, k, seed=0):
-    """k-means++ initial centroids: the first uniformly, each next one with probability proportional
-    to its squared distance from the nearest centroid chosen so far. Returns (k, D)."""
-    k = check_positive_int(k, "k")
-    x = _check_points(x, k)
-    rng = np.random.default_rng(seed)
-    centroids = [x[rng.integers(len(x))]]
-    closest = np.sum((x - centroids[0]) ** 2, axis=1)
-    for _ in range(1, k):
-        total = closest.sum()
-        index = rng.choice(len(x), p=closest / total) if total > 0 else rng.integers(len(x))
-        centroids.append(x[index])
-        closest = np.minimum(closest, np.sum((x - x[index]) ** 2, axis=1))
-    return np.stack(centroids)
-
-
 def kmeans(x, k, num_iters=100, num_init=1, seed=0, tol=1e-6):
-    """k-means clustering (Lloyd's algorithm from a k-means++ start), best of ``num_init`` runs.
+    """k-means clustering (scikit-learn's ``KMeans``), best of ``num_init`` k-means++ starts.
 
     Args:
         x: points, shape (N, ...) (flattened to (N, D)).
         k: number of clusters, 1 <= k <= N.
-        num_iters: maximum number of Lloyd iterations per run.
+        num_iters: maximum number of Lloyd iterations per start.
         num_init: independent starts; the run with the smallest inertia is kept.
         seed: seed of the starts.
-        tol: stop when no centroid moves by more than this (Euclidean).
+        tol: scikit-learn's relative tolerance on the change of the centroids.
 
     Returns:
         ``(centroids (k, D), labels (N,), inertia)``, where inertia is the sum of
         squared distances of the points to their centroids.
     """
+    from sklearn.cluster import KMeans
+
     k = check_positive_int(k, "k")
     num_iters = check_positive_int(num_iters, "num_iters")
     num_init = check_positive_int(num_init, "num_init")
     x = _check_points(x, k)
-    x_sq = np.sum(x**2, axis=1)
-    rng = np.random.default_rng(seed)
-    best = None
-    for _ in range(num_init):
-        centroids = kmeans_plus_plus(x, k, seed=int(rng.integers(2**31)))
-        for _ in range(num_iters):
-            labels = np.argmin(_squared_distances(x, centroids, x_sq), axis=1)
-            new = centroids.copy()
-            for j in range(k):
-                members = labels == j
-                if members.any():
-                    new[j] = x[members].mean(axis=0)
-                else:  # an empty cluster restarts at the point farthest from its centroid
-                    d = _squared_distances(x, centroids, x_sq)[np.arange(len(x)), labels]
-                    new[j] = x[np.argmax(d)]
-            shift = np.max(np.sqrt(np.sum((new - centroids) ** 2, axis=1)))
-            centroids = new
-            if shift <= tol:
-                break
-        distances = _squared_distances(x, centroids, x_sq)
-        labels = np.argmin(distances, axis=1)
-        inertia = float(distances[np.arange(len(x)), labels].sum())
-        if best is None or inertia < best[2]:
-            best = (centroids, labels, inertia)
-    return best
+    fitted = KMeans(k, init="k-means++", n_init=num_init, max_iter=num_iters, tol=tol, random_state=seed).fit(x)
+    return fitted.cluster_centers_, fitted.labels_.astype("int64"), float(fitted.inertia_)
 
 
 def _contingency(clusters, labels):
@@ -120,44 +77,19 @@ def _contingency(clusters, labels):
 def best_matching(clusters, labels):
     """The one-to-one map from cluster ids to class labels that maximises agreements.
 
-    Exact: dynamic programming over subsets of the smaller side (2^m * n steps for
-    m = min(#clusters, #classes) <= 16). Clusters left without a class (when there
-    are more clusters than classes) are mapped to -1.
+    Solved exactly as an assignment problem on the contingency table (SciPy's
+    ``linear_sum_assignment``). Clusters left without a class (when there are
+    more clusters than classes) are mapped to -1.
 
     Returns:
         An integer array ``mapping`` of length (max cluster id + 1): cluster c -> class mapping[c].
     """
+    from scipy.optimize import linear_sum_assignment
+
     table = _contingency(clusters, labels)
-    transpose = table.shape[0] < table.shape[1]
-    t = table.T if transpose else table  # rows: the larger side, columns: the smaller side (m)
-    n, m = t.shape
-    if m > MAX_MATCHING_SIZE:
-        raise ValueError(f"Expected at most {MAX_MATCHING_SIZE} clusters or classes on the smaller side. Received: {m}")
-    # dp[r, mask]: the most agreements from the first r rows matched into the columns of `mask`.
-    masks = np.arange(1 << m)
-    neg = np.iinfo("int64").min // 4
-    dp = np.full((n + 1, 1 << m), neg, dtype="int64")
-    dp[0, 0] = 0
-    for row in range(n):
-        dp[row + 1] = dp[row]  # this row left unmatched
-        for col in range(m):
-            has = masks[(masks >> col) & 1 == 1]
-            dp[row + 1, has] = np.maximum(dp[row + 1, has], dp[row, has ^ (1 << col)] + t[row, col])
-    mask = int(np.argmax(dp[n]))
-    pairs = []
-    for row in range(n - 1, -1, -1):
-        if dp[row + 1, mask] == dp[row, mask]:
-            continue
-        for col in range(m):
-            bit = 1 << col
-            if mask & bit and dp[row, mask ^ bit] + t[row, col] == dp[row + 1, mask]:
-                pairs.append((row, col))
-                mask ^= bit
-                break
+    rows, cols = linear_sum_assignment(table, maximize=True)
     mapping = np.full(table.shape[0], -1, dtype="int64")
-    for row, col in pairs:
-        cluster, label = (col, row) if transpose else (row, col)
-        mapping[cluster] = label
+    mapping[rows] = cols
     return mapping
 
 
@@ -166,3 +98,37 @@ def clustering_accuracy(clusters, labels):
     clusters, labels = np.asarray(clusters), np.asarray(labels)
     mapping = best_matching(clusters, labels)
     return float(np.mean(mapping[clusters] == labels))
+
+
+def confusion_matrix(clusters, labels):
+    """Counts of (class, matched cluster): a (classes x classes) integer table, rows the true classes.
+
+    Clusters are first renamed by :func:`best_matching`, so the diagonal holds the
+    correctly clustered points; a cluster left without a class is not counted.
+    """
+    clusters, labels = np.asarray(clusters), np.asarray(labels)
+    mapping = best_matching(clusters, labels)
+    matched = mapping[clusters]
+    num_classes = int(labels.max()) + 1
+    table = np.zeros((num_classes, num_classes), dtype="int64")
+    kept = matched >= 0
+    np.add.at(table, (labels[kept], matched[kept]), 1)
+    return table
+
+
+def normalized_mutual_information(clusters, labels):
+    """NMI between clusters and classes (scikit-learn's, arithmetic normalisation): 1 for a perfect clustering, 0 for an independent one."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    _contingency(clusters, labels)  # the same checks as the other scores
+    return float(normalized_mutual_info_score(np.asarray(labels), np.asarray(clusters)))
+
+
+def clustering_report(clusters, labels):
+    """Accuracy after the best matching, NMI and the confusion matrix of a clustering, as a dict."""
+    return {
+        "accuracy": clustering_accuracy(clusters, labels),
+        "nmi": normalized_mutual_information(clusters, labels),
+        "confusion": confusion_matrix(clusters, labels).tolist(),
+        "num_points": int(len(np.asarray(labels))),
+    }

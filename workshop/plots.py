@@ -320,6 +320,44 @@ def plot_images(images, ncols=10, ax=None, title=None, cmap="gray"):
     return _finish(ax, f"{what}a grid of {count} digit-sized images, {rows} row(s) of {cols}")
 
 
+def plot_confusion_matrix(table, ax=None, title=None, row_label="true digit", column_label="matched cluster"):
+    """Draw a confusion matrix of counts, each cell annotated, darker for more.
+
+    Parameters
+    ----------
+    table : array-like
+        Counts of shape (R, C), non-negative integers; rows are the true classes
+        (for a clustering: :func:`workshop.clustering.confusion_matrix`).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is created when omitted.
+    title, row_label, column_label : str
+        Title and axis labels.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    table = np.asarray(table)
+    if table.ndim != 2 or table.size == 0 or table.dtype.kind not in "iu" or table.min() < 0:
+        raise ValueError(f"Expected a 2-D table of non-negative integer counts. Received: shape={table.shape}, dtype={table.dtype}")
+    rows, cols = table.shape
+    ax = _new_axes(ax, figsize=(0.5 * cols + 1.5, 0.45 * rows + 1.2))
+    ax.imshow(table, cmap="Blues", vmin=0, vmax=max(int(table.max()), 1))
+    threshold = table.max() / 2
+    for i in range(rows):
+        for j in range(cols):
+            ax.text(j, i, str(table[i, j]), ha="center", va="center", fontsize=7, color="white" if table[i, j] > threshold else "black")
+    ax.set_xticks(range(cols))
+    ax.set_yticks(range(rows))
+    ax.set_xlabel(column_label)
+    ax.set_ylabel(row_label)
+    if title is not None:
+        ax.set_title(title)
+    correct = int(np.trace(table)) if rows == cols else None
+    share = f"; {correct} of {int(table.sum())} counts on the diagonal" if correct is not None else ""
+    return _finish(ax, f"a {rows} by {cols} confusion matrix of counts, rows {row_label}, columns {column_label}{share}")
+
+
 def plot_reconstructions(originals, reconstructions=None, n=10, fig=None, model=None, cmap="gray"):
     """Show inputs in the top row and their reconstructions underneath.
 

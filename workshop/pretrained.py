@@ -136,10 +136,14 @@ def load_pretrained(name, directory=None):
             f"(expected {recorded[:12]}..., received {found[:12]}...): the file was changed or damaged; reinstall the package"
         )
     quiet_tensorflow()  # TensorFlow is imported here, not with this module: `python -m workshop export --help` stays instant
+    from workshop.mixture import MixturePriorVAE
     from workshop.models import VAE
 
+    classes = {"VAE": VAE, "MixturePriorVAE": MixturePriorVAE}
+    if meta.get("model_class", "VAE") not in classes:
+        raise ValueError(f"{meta_path}: expected a model_class among {sorted(classes)}. Received: {meta.get('model_class')!r}")
     try:
-        model = VAE(**meta["config"])
+        model = classes[meta.get("model_class", "VAE")](**meta["config"])
     except (TypeError, ValueError) as error:
         raise ValueError(f"{meta_path}: not a valid VAE configuration ({error})") from None
     weights = _read_weights(weights_path, len(model.weights))

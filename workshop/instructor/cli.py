@@ -46,6 +46,7 @@ import signal
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from workshop.constants import BINARIZE_CHOICES
 from workshop.instructor import config as _config
@@ -59,7 +60,7 @@ GRADE_TIMEOUT = 120
 RUN_TIMEOUT = 1800
 SITE_PORT = 8000
 
-COMMAND_NAMES = ("train", "evaluate", "export", "likelihood", "notebooks", "site", "release")
+COMMAND_NAMES = ("train", "evaluate", "export", "likelihood", "notebooks", "site", "cluster", "release")
 
 
 class UsageError(Exception):
@@ -527,6 +528,103 @@ def _add_site(commands):
     serve.add_argument("--dir", metavar="DIR", help="site folder (default: <repo>/build/site)")
 
 
+def _add_cluster(commands):
+    from workshop.instructor.clustering_run import DEFAULTS as C
+
+    cluster = commands.add_parser(
+        "cluster",
+        help="train, evaluate and export the clustering model of notebook 10 (VaDE-like)",
+        description="The mixture-prior VAE that clusters MNIST without labels (notebook 10): train it, measure it on "
+        "the full test set, ship it as a pretrained model.",
+        epilog=_exit_statuses("see the --help of each job"),
+        formatter_class=_Formatter,
+    )
+    jobs = cluster.add_subparsers(dest="job", metavar="JOB", required=True, parser_class=_Parser)
+    train = jobs.add_parser(
+        "train",
+        help="train the clustering model (about 7 minutes on a 2-core CPU)",
+        description="Train the clustering recipe: pretrain an autoencoder (the encoder sees images shifted by up to "
+        "--max-shift pixels), initialise the mixture prior from its codes, train a few epochs with q(c | x) fixed to those "
+        "clusters, then VaDE's ELBO with q(c | x) = p(c | z). Writes model.keras, config.json and metrics.json into --output.",
+        epilog=_exit_statuses("a missing or damaged --data file, a refused --output folder, a diverged or failed run"),
+        formatter_class=_Formatter,
+    )
+    train.add_argument("--output", metavar="DIR", required=True, help="run folder, new or empty")
+    train.add_argument("--overwrite", action="store_true", help="replace the run files of an earlier run in --output")
+    train.add_argument("--seed", type=_integer(0), default=C["seed"], help=f"(default: {C['seed']})")
+    train.add_argument("--data", metavar="PATH", help="MNIST .npz in Keras's layout (default: $MNIST_PATH, Keras, the shipped sample)")
+    train.add_argument("--num-train", type=_integer(10), metavar="N", help="train on the first N images only")
+    train.add_argument(
+        "--hidden-units",
+        type=_hidden_units,
+        default=C["hidden_units"],
+        metavar="U1,U2,...",
+        help="hidden layer sizes (default: " + ",".join(map(str, C["hidden_units"])) + ")",
+    )
+    train.add_argument("--latent-dim", type=_integer(1), default=C["latent_dim"], metavar="D", help=f"(default: {C['latent_dim']})")
+    train.add_argument(
+        "--max-shift",
+        type=_integer(0),
+        default=C["max_shift"],
+        metavar="PIXELS",
+        help=f"largest random shift of the encoder's input during training (default: {C['max_shift']}; 0: none)",
+    )
+    train.add_argument(
+        "--pretrain-epochs", type=_integer(1), default=C["pretrain_epochs"], metavar="N", help=f"(default: {C['pretrain_epochs']})"
+    )
+    train.add_argument(
+        "--init",
+        choices=("tsne", "gmm"),
+        default=C["init"],
+        help="how the prior starts: k-means on a t-SNE map of the codes (default), or VaDE's Gaussian mixture on the codes",
+    )
+    train.add_argument(
+        "--settle-epochs",
+        type=_integer(0),
+        default=C["settle_epochs"],
+        metavar="N",
+        help=f"epochs with q(c | x) fixed to the initial clusters (default: {C['settle_epochs']}; 0: none)",
+    )
+    train.add_argument(
+        "--epochs", type=_integer(1), default=C["epochs"], metavar="N", help=f"epochs of VaDE's ELBO (default: {C['epochs']})"
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=_number(0, strict=True),
+        default=C["learning_rate"],
+        metavar="LR",
+        help=f"Adam's in the VaDE phase, decayed along a cosine (default: {C['learning_rate']:g})",
+    )
+    train.add_argument("--batch-size", type=_integer(1), default=C["batch_size"], metavar="N", help=f"(default: {C['batch_size']})")
+    train.add_argument("--quiet", action="store_true", help="no progress lines, only errors")
+    evaluate = jobs.add_parser(
+        "evaluate",
+        help="unsupervised accuracy, NMI and confusion matrix on the 10,000 test images",
+        description="Cluster the full MNIST test set, binarized with two seeds, and report the unsupervised accuracy "
+        "(clusters matched one-to-one to digits), the NMI, the confusion matrix and k-means on pixels.",
+        epilog=_exit_statuses("an unknown model, not a clustering model, or no full MNIST"),
+        formatter_class=_Formatter,
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a pretrained name (vade_mnist_clustering), a run folder or a .keras file")
+    evaluate.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, then Keras)")
+    evaluate.add_argument("--json", metavar="FILE", help="also write the results to FILE (JSON)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress lines")
+    export = jobs.add_parser(
+        "export",
+        help="ship a run as a pretrained model (float16 weights, sha256, measured clustering)",
+        description="Write NAME.npz and NAME.json into workshop/pretrained/ (or --output-dir) from a complete "
+        "`cluster train` run, measuring the clustering with the float16 weights.",
+        epilog=_exit_statuses("an unfinished run, an existing NAME without --force, or no full MNIST"),
+        formatter_class=_Formatter,
+    )
+    export.add_argument("run", metavar="RUN_DIR")
+    export.add_argument("name", metavar="NAME")
+    export.add_argument("--output-dir", metavar="DIR", help="(default: the package's pretrained/ folder)")
+    export.add_argument("--data", metavar="PATH", help="MNIST .npz (default: $MNIST_PATH, then Keras)")
+    export.add_argument("--force", action="store_true", help="replace an existing NAME")
+    export.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
 def _add_release(commands):
     release = commands.add_parser(
         "release",
@@ -566,6 +664,7 @@ def build_parser(preset=None):
     _add_export(commands)
     _add_notebooks(commands)
     _add_site(commands)
+    _add_cluster(commands)
     _add_release(commands)
     return parser
 
@@ -730,6 +829,28 @@ def _site(args):
     return 0
 
 
+def _cluster(args):
+    _import_library()
+    from workshop.instructor import clustering_run
+
+    if args.job == "train":
+        settings = {k: getattr(args, k) for k in clustering_run.DEFAULTS if hasattr(args, k)}
+        clustering_run.train_clustering(
+            args.output, data=args.data, overwrite=args.overwrite, num_train=args.num_train, progress=_progress(args), **settings
+        )
+    elif args.job == "evaluate":
+        model, meta = clustering_run.load_clustering_model(args.model)
+        result = clustering_run.evaluate_clustering(model, args.data, progress=_progress(args))
+        print(clustering_run.format_report(result, meta))
+        if args.json:
+            from workshop.instructor.files import write_json_atomic
+
+            write_json_atomic(Path(args.json), result)
+    else:
+        clustering_run.export_clustering(args.run, args.name, args.output_dir, args.data, args.force, progress=_progress(args))
+    return 0
+
+
 def _release(args):
     from workshop.instructor import release
 
@@ -744,6 +865,7 @@ COMMANDS = {
     "likelihood": _likelihood,
     "notebooks": _notebooks,
     "site": _site,
+    "cluster": _cluster,
     "release": _release,
 }
 

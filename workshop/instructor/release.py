@@ -50,7 +50,7 @@ __all__ = ["MANIFEST", "ReleaseError", "answer_leaks", "edition_files", "release
 
 MANIFEST = ".workshop-release.json"
 # What the notebooks need; the tests', the site's and the notebook tool's pins stay behind.
-STUDENT_REQUIREMENTS = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "matplotlib", "jupyter", "ipykernel")
+STUDENT_REQUIREMENTS = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "matplotlib", "scipy", "scikit-learn", "jupyter", "ipykernel")
 BRANCH_NAMES = ("main", "master", "HEAD", "develop", "dev", "trunk", "gh-pages")
 README_SECTIONS = ("Quick start", "Course map", "Licence", "MNIST licence and attribution")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$")
