@@ -206,3 +206,23 @@ def test_the_shipped_clustering_model_clusters_binarized_test_images():
         scores.append(clustering_accuracy(clusters, y_test))
     assert min(scores) >= 0.88, scores
     assert abs(scores[0] - scores[1]) <= 0.02, scores
+
+
+@pytest.mark.skipif(_full_mnist_path() is None, reason="export measures the clustering on the full test set (set MNIST_PATH)")
+def test_export_ships_a_run_that_load_pretrained_verifies_and_never_replaces_silently(tmp_path):
+    from workshop.instructor.clustering_run import export_clustering, train_clustering
+
+    run = tmp_path / "run"
+    train_clustering(run, num_train=300, hidden_units=(32,), latent_dim=3, init="gmm", pretrain_epochs=1, settle_epochs=1, epochs=1)
+    shipped = tmp_path / "pretrained"
+    meta = export_clustering(run, "tiny_clustering", output_dir=shipped)
+    assert meta["model_class"] == "MixturePriorVAE" and set(meta["clustering"]["draws"]) == {"0", "1"}
+    model = pretrained.load_pretrained("tiny_clustering", directory=shipped)
+    assert isinstance(model, MixturePriorVAE) and model.latent_dim == 3
+    _, (x_test, y_test) = load_mnist(path=_full_mnist_path(), binarize="random", seed=0)
+    assert clustering_accuracy(model.cluster(x_test), y_test) == pytest.approx(meta["clustering"]["draws"]["0"]["accuracy"], abs=1e-4)
+    before = (shipped / "tiny_clustering.npz").read_bytes()
+    with pytest.raises(ValueError, match="exists|already"):
+        export_clustering(run, "tiny_clustering", output_dir=shipped)
+    assert (shipped / "tiny_clustering.npz").read_bytes() == before
+    assert sorted(p.name for p in shipped.iterdir()) == ["tiny_clustering.json", "tiny_clustering.npz"]  # no temporary file left

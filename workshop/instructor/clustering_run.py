@@ -23,15 +23,13 @@ the k-means baselines.
 """
 
 import json
-import os
 import shlex
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from workshop.instructor.files import save_model_atomic, to_json, write_json_atomic
+from workshop.instructor.files import save_model_atomic, write_json_atomic
 
 __all__ = ["DEFAULTS", "evaluate_clustering", "export_clustering", "load_clustering_model", "train_clustering"]
 
@@ -307,10 +305,10 @@ def export_clustering(run_dir, name, output_dir=None, data=None, force=False, pr
     temporary names and moved in place at the end; an existing ``name`` is
     refused unless ``force``.
     """
-    from workshop.instructor.export import _refuse_existing
+    from workshop.instructor.export import _refuse_existing, rounded_copy, write_pretrained
     from workshop.instructor.training import load_vae
     from workshop.mixture import MixturePriorVAE
-    from workshop.pretrained import FORMAT_VERSION, PRETRAINED_DIR, STORAGE_DTYPE, sha256_file
+    from workshop.pretrained import FORMAT_VERSION, PRETRAINED_DIR
 
     say = progress or _quiet
     if not isinstance(name, str) or not name.replace("_", "").isalnum():
@@ -326,44 +324,21 @@ def export_clustering(run_dir, name, output_dir=None, data=None, force=False, pr
     trained, _ = load_vae(run_dir)
     if not isinstance(trained, MixturePriorVAE):
         raise ValueError(f"Expected a MixturePriorVAE in {run_dir}. Received: a {type(trained).__name__}")
-    config = {k: v for k, v in trained.get_config().items() if k not in ("name", "trainable", "dtype")}
-    rounded = [np.asarray(w).astype(STORAGE_DTYPE) for w in trained.get_weights()]
-    model = MixturePriorVAE(**config)
-    model.set_weights([w.astype("float32") for w in rounded])
+    config, rounded, model = rounded_copy(trained, MixturePriorVAE)
     test = evaluate_clustering(model, data, progress=say)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    weights_path, meta_path = output_dir / f"{name}.npz", output_dir / f"{name}.json"
-    tmp_weights = output_dir / f".{name}.{os.getpid()}.tmp.npz"
-    tmp_meta = output_dir / f".{name}.{os.getpid()}.tmp.json"
-    try:
-        np.savez_compressed(tmp_weights, **{f"w{i:03d}": w for i, w in enumerate(rounded)})
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "name": name,
-            "model_class": "MixturePriorVAE",
-            "description": "VaDE-like mixture-prior VAE, MLP 784-"
-            + "-".join(str(u) for u in config["hidden_units"])
-            + f"-{config['latent_dim']}, {config['num_components']} components, for clustering MNIST without labels",
-            "config": config,
-            "weights": {
-                "file": weights_path.name,
-                "dtype": STORAGE_DTYPE,
-                "parameters": int(sum(w.size for w in rounded)),
-                "sha256": sha256_file(tmp_weights),
-                "shapes": [list(w.shape) for w in rounded],
-            },
-            "training": {
-                k: record.get(k) for k in ("command_line", "settings", "data", "seconds", "status", "versions", "history", "baselines")
-            },
-            "clustering": test,
-        }
-        tmp_meta.write_text(to_json(meta), encoding="utf-8")
-        _refuse_existing(output_dir, name, force)
-        os.replace(tmp_weights, weights_path)
-        os.replace(tmp_meta, meta_path)
-    finally:
-        tmp_weights.unlink(missing_ok=True)
-        tmp_meta.unlink(missing_ok=True)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "model_class": "MixturePriorVAE",
+        "description": "VaDE-like mixture-prior VAE, MLP 784-"
+        + "-".join(str(u) for u in config["hidden_units"])
+        + f"-{config['latent_dim']}, {config['num_components']} components, for clustering MNIST without labels",
+        "config": config,
+        "weights": None,  # filled in by write_pretrained
+        "training": {k: record.get(k) for k in ("command_line", "settings", "data", "seconds", "status", "versions", "history", "baselines")},
+        "clustering": test,
+    }
+    weights_path, meta_path = write_pretrained(output_dir, name, rounded, meta, force)
     say(f"cluster: wrote {weights_path} ({weights_path.stat().st_size / 1e6:.1f} MB) and {meta_path}")
     return meta
 
@@ -386,6 +361,3 @@ def format_report(result, meta=None):
     lines += ["  " + " ".join(f"{v:5d}" for v in row) for row in first["confusion"]]
     return "\n".join(lines)
 
-
-def main_print(text):
-    print(text, file=sys.stdout, flush=True)

@@ -144,10 +144,7 @@ def export(run_dir, name, output_dir=None, data=None, description=None, force=Fa
     if type(trained) is not VAE:
         raise ValueError(f"Expected a workshop VAE in {model_path}. Received: a {type(trained).__name__}")
 
-    config = {k: v for k, v in trained.get_config().items() if k not in ("name", "trainable", "dtype")}
-    rounded = [np.asarray(w).astype(STORAGE_DTYPE) for w in trained.get_weights()]
-    model = VAE(**config)
-    model.set_weights([w.astype("float32") for w in rounded])
+    config, rounded, model = rounded_copy(trained, VAE)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -161,40 +158,65 @@ def export(run_dir, name, output_dir=None, data=None, description=None, force=Fa
         "sample": {"neg_elbo": round(test_elbo(model, x_sample), 4), "num_images": int(len(x_sample))},
         "float32_full": round(test_elbo(trained, x_full), 4),
     }
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "description": description or f"VAE {_layers(config)} trained on binarized MNIST",
+        "config": config,
+        "weights": None,  # filled in by write_pretrained
+        "training": {
+            "command": config_of_run.command_line(),
+            "config": {k: v for k, v in config_of_run.to_dict().items() if k != "data"},
+            "data": record.get("data"),
+            "epochs_completed": record.get("epochs_completed"),
+            "seconds": record.get("seconds"),
+            "status": record.get("status"),
+            "versions": record.get("versions"),
+            "history": history,
+        },
+        "test": {
+            "what": "mean -ELBO in nats per image of the fixed-binarized test images "
+            f"(binarize='random', seed={BINARIZE_SEED}), one sample of z per image with seed={ELBO_SEED}, "
+            "computed with the float16 weights; float32_full is the same on the full test set before rounding",
+            **test,
+        },
+    }
+    weights_path, meta_path = write_pretrained(output_dir, name, rounded, meta, force)
+    say(f"export: wrote {weights_path} and {meta_path}")
+    return meta
+
+
+def rounded_copy(trained, model_class):
+    """``(config, float16 weights, model)``: ``trained``'s configuration, its weights rounded to float16, and a
+    ``model_class`` rebuilt from that configuration holding the rounded weights (what :func:`load_pretrained` will load)."""
+    config = {k: v for k, v in trained.get_config().items() if k not in ("name", "trainable", "dtype")}
+    rounded = [np.asarray(w).astype(STORAGE_DTYPE) for w in trained.get_weights()]
+    model = model_class(**config)
+    model.set_weights([w.astype("float32") for w in rounded])
+    return config, rounded, model
+
+
+def write_pretrained(output_dir, name, rounded, meta, force):
+    """Write ``NAME.npz`` (the float16 weights) and ``NAME.json`` (``meta`` with its ``weights`` entry filled in:
+    file, dtype, parameters, sha256, shapes) into ``output_dir``.
+
+    Both go to temporary files first and are moved in place together at the end, after checking
+    again that ``NAME`` was not taken meanwhile (unless ``force``): a failure leaves the folder as it was.
+    Returns the two paths.
+    """
+    output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     weights_path, meta_path = output_dir / f"{name}.npz", output_dir / f"{name}.json"
     tmp_weights = output_dir / f".{name}.{os.getpid()}.tmp.npz"
     tmp_meta = output_dir / f".{name}.{os.getpid()}.tmp.json"
     try:
         np.savez_compressed(tmp_weights, **{f"w{i:03d}": w for i, w in enumerate(rounded)})
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "name": name,
-            "description": description or f"VAE {_layers(config)} trained on binarized MNIST",
-            "config": config,
-            "weights": {
-                "file": weights_path.name,
-                "dtype": STORAGE_DTYPE,
-                "parameters": int(sum(w.size for w in rounded)),
-                "sha256": sha256_file(tmp_weights),
-                "shapes": [list(w.shape) for w in rounded],
-            },
-            "training": {
-                "command": config_of_run.command_line(),
-                "config": {k: v for k, v in config_of_run.to_dict().items() if k != "data"},
-                "data": record.get("data"),
-                "epochs_completed": record.get("epochs_completed"),
-                "seconds": record.get("seconds"),
-                "status": record.get("status"),
-                "versions": record.get("versions"),
-                "history": history,
-            },
-            "test": {
-                "what": "mean -ELBO in nats per image of the fixed-binarized test images "
-                f"(binarize='random', seed={BINARIZE_SEED}), one sample of z per image with seed={ELBO_SEED}, "
-                "computed with the float16 weights; float32_full is the same on the full test set before rounding",
-                **test,
-            },
+        meta["weights"] = {
+            "file": weights_path.name,
+            "dtype": STORAGE_DTYPE,
+            "parameters": int(sum(w.size for w in rounded)),
+            "sha256": sha256_file(tmp_weights),
+            "shapes": [list(w.shape) for w in rounded],
         }
         tmp_meta.write_text(to_json(meta), encoding="utf-8")
         _refuse_existing(output_dir, name, force)  # again: the measurement took a while
@@ -203,8 +225,7 @@ def export(run_dir, name, output_dir=None, data=None, description=None, force=Fa
     finally:
         tmp_weights.unlink(missing_ok=True)
         tmp_meta.unlink(missing_ok=True)
-    say(f"export: wrote {weights_path} and {meta_path}")
-    return meta
+    return weights_path, meta_path
 
 
 def _layers(config):
