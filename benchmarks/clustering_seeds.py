@@ -48,12 +48,13 @@ def main(argv=None):
             f"{r['init_model_test']:.2%} | {r['accuracy_draws'][0]:.2%} / {r['accuracy_draws'][1]:.2%} | {r['nmi']:.3f} | "
             f"{r['train_seconds'] / 60:.1f} min |"
         )
-    finals = [r["accuracy_draws"][0] for r in rows]
-    if len(finals) > 1:
-        print(
-            f"\nfinal accuracy (draw 0) over {len(finals)} runs: mean {statistics.mean(finals):.2%}, standard deviation "
-            f"{statistics.stdev(finals) * 100:.2f} points, range {min(finals):.2%} to {max(finals):.2%}"
-        )
+    for init in sorted({r["init"] for r in rows}):
+        finals = [r["accuracy_draws"][0] for r in rows if r["init"] == init]
+        if len(finals) > 1:
+            print(
+                f"\n--init {init}: final accuracy (draw 0) over {len(finals)} runs: mean {statistics.mean(finals):.2%}, standard "
+                f"deviation {statistics.stdev(finals) * 100:.2f} points, range {min(finals):.2%} to {max(finals):.2%}"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 

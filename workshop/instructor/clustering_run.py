@@ -335,7 +335,9 @@ def export_clustering(run_dir, name, output_dir=None, data=None, force=False, pr
         + f"-{config['latent_dim']}, {config['num_components']} components, for clustering MNIST without labels",
         "config": config,
         "weights": None,  # filled in by write_pretrained
-        "training": {k: record.get(k) for k in ("command_line", "settings", "data", "seconds", "status", "versions", "history", "baselines")},
+        "training": {
+            k: record.get(k) for k in ("command_line", "settings", "data", "seconds", "status", "versions", "history", "baselines")
+        },
         "clustering": test,
     }
     weights_path, meta_path = write_pretrained(output_dir, name, rounded, meta, force)
@@ -360,4 +362,3 @@ def format_report(result, meta=None):
     lines.append("confusion matrix (rows: digits 0-9, columns: the cluster matched to each digit):")
     lines += ["  " + " ".join(f"{v:5d}" for v in row) for row in first["confusion"]]
     return "\n".join(lines)
-
