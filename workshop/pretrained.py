@@ -105,14 +105,15 @@ def _read_weights(weights_path, count):
 
 
 def load_pretrained(name, directory=None):
-    """Return the pretrained :class:`workshop.VAE` called ``name``, weights loaded.
+    """Return the pretrained model called ``name``, weights loaded: a :class:`workshop.VAE`, or the
+    :class:`workshop.MixturePriorVAE` its ``NAME.json`` names as ``model_class`` (``"vade_mnist_clustering"``).
 
     The weights file is checked against the sha256 recorded in ``NAME.json``;
     the float16 weights are converted to float32; the model is compiled (Adam,
     learning rate 1e-3) so that it can also be trained further or evaluated.
 
     Args:
-        name: a name from :func:`available`, e.g. ``"vae_mnist_z20"`` or ``"vae_mnist_z2"``.
+        name: a name from :func:`available`, e.g. ``"vae_mnist_z20"``, ``"vae_mnist_z2"`` or ``"vade_mnist_clustering"``.
         directory: where the files are (default: the package's ``pretrained/`` folder).
 
     Returns:
