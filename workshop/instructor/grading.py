@@ -57,7 +57,6 @@ are IPython kernels driven with jupyter_client.
 """
 
 import ast
-import json
 import os
 import re
 import sys
@@ -79,12 +78,10 @@ __all__ = [
     "grade",
     "grade_submission",
     "plan_cells",
-    "replay_check",
 ]
 
 DEFAULT_CELL_TIMEOUT = 120
 DEFAULT_CALL_TIMEOUT = 120  # one call of the student's code by a check (train_step's runs a short fit)
-_MARK = "WORKSHOP-GRADE "
 PASS, FAIL, NOT_ATTEMPTED, NOT_GRADED = "pass", "fail", "not attempted", "not graded"
 
 
@@ -143,70 +140,6 @@ def expected_exercises(solution_nb):
             seen.add(checker)
             found.append((checker, module, source))
     return found
-
-
-# --------------------------------------------------------------------------- #
-# inside the kernel
-# --------------------------------------------------------------------------- #
-def replay_check(checker, source, namespace, extra=True):
-    """Run a check cell's code in ``namespace`` (in this process) and print one ``WORKSHOP-GRADE`` JSON line.
-
-    Not used by :func:`grade` any more (verdicts are computed outside the student's kernel, see
-    :mod:`workshop.instructor.probes`); kept for authors who want a check cell's verdict on
-    definitions they trust, in their own process. Returns the verdict dict.
-    """
-    from workshop.checks import _core
-
-    results = []
-    original_finish, original_strict = _core._finish, _core._strict
-
-    def finish(name, status, text, details, verbose, strict):
-        result = original_finish(name, status, text, details, False, False)
-        results.append(result)
-        return result
-
-    verdict = {"checker": checker}
-    if "checks" not in namespace:  # the student's import cell deleted: the check still runs
-        import workshop.checks
-
-        namespace["checks"] = workshop.checks
-    _core._finish, _core._strict = finish, (lambda strict: False)
-    try:
-        tree = _parse(source)
-        exec(compile(tree, f"<check {checker}>", "exec"), namespace)  # noqa: S102 - the course's own check cell
-    except NameError as error:
-        verdict.update(status=NOT_ATTEMPTED, message=f"the exercise's code was not found ({error}); its cell was deleted or not run.")
-    except Exception as error:  # a check cell that could not run counts against the submission, with the reason
-        verdict.update(status=FAIL, message=f"the check could not run: {type(error).__name__}: {error}")
-    finally:
-        _core._finish, _core._strict = original_finish, original_strict
-    if "status" not in verdict:
-        if not results:
-            verdict.update(status=FAIL, message="the check gave no verdict.")
-        else:
-            failed = [r for r in results if not r.passed]
-            result = failed[0] if failed else results[-1]
-            status = {"passed": PASS, "not_implemented": NOT_ATTEMPTED}.get(result.status, FAIL)
-            verdict.update(status=status, message=result.message)
-    if verdict["status"] == PASS and extra:
-        verdict.update(_extra_cases(checker, namespace))
-    print(_MARK + json.dumps(verdict), flush=True)
-    return verdict
-
-
-def _extra_cases(checker, namespace):
-    from workshop.instructor import grading_extra
-
-    run = grading_extra.EXTRA_CHECKS.get(checker)
-    if run is None:
-        return {"message": "public checks passed"}
-    try:
-        ok, message = run(namespace)
-    except Exception as error:  # the student's code raised on an instructor case
-        ok, message = False, f"raised {type(error).__name__}: {error}"
-    if ok:
-        return {"message": "public and instructor checks passed"}
-    return {"status": FAIL, "message": f"public checks passed; instructor check failed: {message}"}
 
 
 # --------------------------------------------------------------------------- #
