@@ -210,3 +210,16 @@ def test_export_ships_a_run_that_load_pretrained_verifies_and_never_replaces_sil
         export_clustering(run, "tiny_clustering", output_dir=shipped)
     assert (shipped / "tiny_clustering.npz").read_bytes() == before
     assert sorted(p.name for p in shipped.iterdir()) == ["tiny_clustering.json", "tiny_clustering.npz"]  # no temporary file left
+
+
+def test_kl_warmup_trains_a_mixture_prior_vae_with_its_own_kl_and_free_bits_is_refused():
+    # The warm-up step used to compute the KL to N(0, I) whatever the prior; it now scales the model's own KL.
+    x = sample_images(256, binary=False)
+    model = _small_model(kl_warmup_epochs=2)
+    model.set_prior(np.full((3, 2), 30.0), np.zeros((3, 2)))  # every component far from N(0, I)'s mass
+    model.compile(optimizer=keras.optimizers.Adam(1e-12))
+    trained = model.fit(x, epochs=1, batch_size=64, verbose=0).history["kl_loss"][0]
+    measured = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)["kl_loss"]
+    assert trained > 500 and trained == pytest.approx(measured, rel=0.05)
+    with pytest.raises(ValueError, match="free_bits"):
+        _small_model(free_bits=0.5)

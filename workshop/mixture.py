@@ -30,7 +30,6 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from workshop import losses
@@ -263,6 +262,11 @@ class MixturePriorVAE(VAE):
     """
 
     def __init__(self, num_components=10, learn_weights=True, prior_init_scale=1.0, kl_estimator="monte_carlo", max_shift=0, **kwargs):
+        if kwargs.get("free_bits"):
+            raise ValueError(
+                "Expected no `free_bits` for a MixturePriorVAE: free bits floors each dimension's KL to N(0, I), which "
+                f"a mixture prior has no closed form for (kl_warmup_epochs works). Received: free_bits={kwargs['free_bits']!r}"
+            )
         if kwargs.get("num_classes") is not None:
             raise ValueError(
                 f"Expected no `num_classes`: a MixturePriorVAE is unconditional. Received: num_classes={kwargs['num_classes']!r}"
@@ -336,26 +340,18 @@ class MixturePriorVAE(VAE):
         moved = ops.matmul(ops.matmul(down, x[..., 0]), ops.transpose(right, (0, 2, 1)))
         return moved[..., None]
 
-    def train_step(self, data):
-        if not (self._autoencoder_phase or self._fixed_assignments or self.max_shift):
-            return super().train_step(data)
-        x, assignments, _ = keras.utils.unpack_x_y_sample_weight(data)
-        if not self._fixed_assignments:
-            assignments = None
-        x = ops.cast(x, "float32")
-        if self.dynamic_binarization and not self._input_binarizes:
-            x = self._binarize(x)
-        seen = self._shift(x) if self.max_shift else x
-        if self._autoencoder_phase:
-            variables = [v for v in self.encoder.trainable_weights if "z_log_var" not in v.path] + self.decoder.trainable_weights
-        else:
-            variables = self.trainable_weights
-        with tf.GradientTape() as tape:
-            reconstruction, kl = self.compute_loss_terms(x, training=True, encoder_input=seen, assignments=assignments)
-            per_image = reconstruction + self.beta * kl
-            loss = ops.mean(per_image) * self._batch_share(per_image)
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
-        return self._update_metrics(reconstruction, kl, per_image)
+    def _training_loss_terms(self, x, condition, data):
+        """The training step's loss terms: the encoder sees ``x`` shifted (``max_shift``), the decoder is scored on
+        ``x``; during :meth:`fit_to_clusters` q(c | x) is the one-hot cluster that ``fit`` passes as the target."""
+        assignments = keras.utils.unpack_x_y_sample_weight(data)[1] if self._fixed_assignments else None
+        seen = self._shift(x) if self.max_shift else None
+        return self.compute_loss_terms(x, condition, training=True, encoder_input=seen, assignments=assignments)
+
+    def _trained_variables(self):
+        if not self._autoencoder_phase:
+            return self.trainable_weights
+        # pretrain(): the encoder's means and the decoder; the log-variance layer and the prior get no gradient
+        return [v for v in self.encoder.trainable_weights if "z_log_var" not in v.path] + self.decoder.trainable_weights
 
     # ------------------------------------------------- clustering, VaDE's way
     def pretrain(self, x, epochs=10, batch_size=256, learning_rate=1e-3, **fit_kwargs):

@@ -381,15 +381,25 @@ class VAE(keras.Model):
         if self.dynamic_binarization and not self._input_binarizes:
             x = self._binarize(x)
         if self.kl_warmup_epochs or self.free_bits:
-            return self._regularised_train_step(x, condition)
+            return self._regularised_train_step(x, condition, data)
+        variables = self._trained_variables()
         with tf.GradientTape() as tape:
-            reconstruction, kl = self.compute_loss_terms(x, condition, training=True)
+            reconstruction, kl = self._training_loss_terms(x, condition, data)
             per_image = reconstruction + self.beta * kl
             # The mean over this replica's images, times its share of the global batch (1 on one device).
             loss = ops.mean(per_image) * self._batch_share(per_image)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply(grads, variables)
         return self._update_metrics(reconstruction, kl, per_image)
+
+    def _training_loss_terms(self, x, condition, data):
+        """The per-image loss terms a training step minimises, for the (binarized) batch ``x``; ``data`` is the
+        batch as ``fit`` gave it. A subclass that trains on something else than ``compute_loss_terms`` overrides this."""
+        return self.compute_loss_terms(x, condition, training=True)
+
+    def _trained_variables(self):
+        """The variables a training step updates (all trainable ones; a subclass's phase may train fewer)."""
+        return self.trainable_weights
 
     def _binarize(self, x):
         """Fresh Bernoulli pixels with probabilities ``x`` (:func:`workshop.rng.bernoulli`, Philox named:
@@ -406,19 +416,27 @@ class VAE(keras.Model):
         step = ops.cast(self.optimizer.iterations, "float32")
         return self.beta * ops.minimum(1.0, step / float(self._warmup_steps))
 
-    def _regularised_train_step(self, x, condition):
-        """train_step with KL warm-up and/or free bits; the metrics keep the true KL."""
+    def _regularised_train_step(self, x, condition, data=None):
+        """train_step with KL warm-up and/or free bits; the metrics keep the true KL.
+
+        Warm-up alone scales whatever KL :meth:`_training_loss_terms` gives (a subclass's prior
+        included); free bits needs the per-dimension KL to N(0, I)."""
+        variables = self._trained_variables()
         with tf.GradientTape() as tape:
-            z_mean, z_log_var = self.encoder(self._inputs(x, condition), training=True)
-            z = self.sampling([z_mean, z_log_var])
-            logits = self.decoder(self._inputs(z, condition), training=True)
-            reconstruction = self.reconstruction_loss(x, logits)
-            kl = losses.kl_standard_normal(z_mean, z_log_var)
-            penalty = losses.free_bits_kl(z_mean, z_log_var, self.free_bits) if self.free_bits else ops.mean(kl)
+            if self.free_bits:
+                z_mean, z_log_var = self.encoder(self._inputs(x, condition), training=True)
+                z = self.sampling([z_mean, z_log_var])
+                logits = self.decoder(self._inputs(z, condition), training=True)
+                reconstruction = self.reconstruction_loss(x, logits)
+                kl = losses.kl_standard_normal(z_mean, z_log_var)
+                penalty = losses.free_bits_kl(z_mean, z_log_var, self.free_bits)
+            else:
+                reconstruction, kl = self._training_loss_terms(x, condition, data)
+                penalty = ops.mean(kl)
             loss = ops.mean(reconstruction) + self.kl_weight() * penalty
             scaled = loss * self._batch_share(reconstruction)  # this replica's share of the global batch
-        grads = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply(grads, variables)
         return self._update_metrics(reconstruction, kl, ops.broadcast_to(loss, ops.shape(reconstruction)))
 
     def test_step(self, data):
