@@ -698,6 +698,8 @@ print(f"{'k-means on the pretrained autoencoder codes (recorded)':<56} {recorded
 print(f"{'small mixture-prior model (section 6)':<56} {mixture_accuracy:8.1%}")
 print(f"{'shipped model, VaDE-like recipe':<56} {shipped_report['accuracy']:8.1%}   NMI {shipped_report['nmi']:.3f}")
 print(f"({len(x_test)} test images; the recorded baseline used all 10,000)")
+if FAST:
+    print("fast mode: the scores above come from fewer test images and a smoke-test training; the text below reports all 10,000")
 
 # %% [markdown]
 # **Where it still goes wrong.** The confusion matrix counts, for each digit (row), the images in each cluster (column),
